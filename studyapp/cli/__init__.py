@@ -1,0 +1,52 @@
+"""The `studyapp` command line: thin faces over the application functions.
+
+Each group of commands lives in its own module and registers itself on `main`. Heavy
+imports (textual, torch, transformers) happen inside the commands that need them, so
+`studyapp --help` and the plain commands start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from studyapp.config import Settings
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", type=click.Path(dir_okay=False), envvar="STUDYAPP_DB",
+              help="SQLite database (default: the user's data directory; env STUDYAPP_DB).")
+@click.option("--lessons", type=click.Path(file_okay=False), envvar="STUDYAPP_LESSONS",
+              help="Folder of lesson markdown files (default: the bundled course).")
+@click.option("--now", "now", metavar="ISO-DATETIME", envvar="STUDYAPP_NOW",
+              help="Pretend it is this time (travel in time; env STUDYAPP_NOW).")
+@click.version_option(package_name="studyapp")
+@click.pass_context
+def main(ctx: click.Context, db: str | None, lessons: str | None, now: str | None) -> None:
+    """Study the fine-tuning course in the terminal. Without a command, opens the app."""
+    try:
+        ctx.obj = Settings.from_env(db=db, lessons=lessons, now=now)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--now") from exc
+    if ctx.invoked_subcommand is None:
+        from studyapp.cli.tui_cmd import open_app
+
+        sys.exit(open_app(ctx.obj))
+
+
+def _register() -> None:
+    from studyapp.cli import lessons_cmds
+
+    lessons_cmds.register(main)
+    for name in ("study_cmds", "exercise_cmds"):
+        try:
+            module = __import__(f"studyapp.cli.{name}", fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"studyapp.cli.{name}":
+                raise
+            continue
+        module.register(main)
+
+
+_register()
