@@ -1,0 +1,190 @@
+"""Opening the database: pragmas, migrations, backups.
+
+`open_database(path)` is the one door to the SQLite file:
+
+- creates the parent folders; `":memory:"` gives a private in-memory database (tests);
+- refuses a file whose schema version is newer than this code knows (`StoreError` naming
+  both versions) before writing anything, so such a file is left byte-for-byte unchanged;
+- copies a non-empty database into `backups/` before migrating it, then applies each
+  pending migration in its own `BEGIN IMMEDIATE` transaction and records it;
+- sets WAL, `foreign_keys=ON` and a busy timeout, so several processes can share the file:
+  writers wait for each other instead of failing or losing writes;
+- takes at most one rotating daily backup per day (see `store.backups`).
+
+`write_transaction(db)` is the way to write: `BEGIN IMMEDIATE` (the write lock is taken up
+front, so read-modify-write sequences cannot interleave with another process), commit on
+success, roll back on any exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from studyapp.store import backups
+from studyapp.store.schema import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class StoreError(Exception):
+    """A database that cannot be used as it is (too new, corrupt, ...). The message says why."""
+
+
+def latest_version() -> int:
+    return len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _has_tables(conn: sqlite3.Connection) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+    ).fetchone()
+    return bool(row[0])
+
+
+def _utc_now_text() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def _check_not_newer(conn: sqlite3.Connection, path: str) -> int:
+    try:
+        version = schema_version(conn)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path} is not a usable SQLite database: {exc}") from exc
+    if version > latest_version():
+        raise StoreError(
+            f"{path} was written by a newer version of studyapp (schema version {version}; "
+            f"this version knows schema version {latest_version()} at most). Upgrade "
+            f"studyapp to open it; the file was left unchanged."
+        )
+    return version
+
+
+def apply_migrations(
+    conn: sqlite3.Connection,
+    db_path: Path | None = None,
+    upto: int | None = None,
+    now: datetime | None = None,
+) -> list[int]:
+    """Apply pending migrations up to `upto` (default: all); returns the versions applied.
+
+    Each migration runs in its own BEGIN IMMEDIATE transaction; the version is re-read inside
+    it, so two processes opening an old database at once apply each migration once. A file
+    database that already holds tables is copied to `backups/` first.
+    """
+    target = latest_version() if upto is None else upto
+    version = _check_not_newer(conn, str(db_path or ":memory:"))
+    if version >= target:
+        return []
+    if db_path is not None and _has_tables(conn):
+        backups.backup_before_migration(conn, db_path, version, target, now)
+    applied = []
+    for number in range(version + 1, target + 1):
+        migration = MIGRATIONS[number - 1]
+        if conn.in_transaction:
+            conn.commit()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = schema_version(conn)
+            if current >= number:
+                conn.execute("COMMIT")
+                continue
+            if current != number - 1:
+                raise StoreError(f"schema version {current} found while applying {number}")
+            migration(conn)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (number, migration.__name__, _utc_now_text()),
+            )
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        applied.append(number)
+    return applied
+
+
+def open_database(
+    path: str | Path,
+    *,
+    migrate: bool = True,
+    daily_backup: bool = True,
+    now: datetime | None = None,
+) -> sqlite_utils.Database:
+    """Open (creating if needed) and migrate the database at `path`; see the module docstring.
+
+    `now` is only used to name and date backups (default: the real clock).
+    """
+    memory = str(path) == ":memory:"
+    if memory:
+        conn = _connect(":memory:")
+        db_path = None
+    else:
+        db_path = Path(path).expanduser()
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        conn = _connect(str(db_path))
+    try:
+        _check_not_newer(conn, str(path))
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not memory:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        if migrate:
+            apply_migrations(conn, db_path, now=now)
+        if db_path is not None and daily_backup and _has_tables(conn):
+            try:
+                backups.maybe_daily_backup(conn, db_path, now)
+            except (OSError, sqlite3.Error):
+                pass  # a backup that cannot be written must not stop the learner
+    except BaseException:
+        conn.close()
+        raise
+    db = sqlite_utils.Database(conn)
+    return db
+
+
+@contextlib.contextmanager
+def write_transaction(db: sqlite_utils.Database | sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error). Yields the raw connection.
+
+    Nested use joins the outer transaction through a savepoint.
+    """
+    conn = db.conn if isinstance(db, sqlite_utils.Database) else db
+    if conn.in_transaction:
+        name = "sp_write"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            conn.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        conn.execute(f"RELEASE SAVEPOINT {name}")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

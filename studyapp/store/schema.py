@@ -1,0 +1,187 @@
+"""The database schema, as numbered migrations.
+
+Each migration is a function `(conn) -> None` that runs inside its own transaction (the
+caller opens and commits it). `MIGRATIONS[n - 1]` takes the schema from version n - 1 to
+version n; the version reached is kept in `PRAGMA user_version` and in `schema_migrations`.
+
+Times are stored as UTC ISO 8601 text (`2026-11-24T09:00:00.000000+00:00`, always the same
+width so text order is time order); learner days as ISO dates (`2026-11-24`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+SCHEMA_V1 = """
+CREATE TABLE schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+);
+
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- the course as last synced: one row per lesson id ever seen
+CREATE TABLE lessons (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    source_path TEXT,
+    content_hash TEXT,
+    present INTEGER NOT NULL DEFAULT 1,     -- 0: its file is gone (progress kept)
+    first_seen_at TEXT NOT NULL,
+    synced_at TEXT NOT NULL
+);
+
+CREATE TABLE lesson_progress (
+    lesson_id TEXT PRIMARY KEY REFERENCES lessons(id),
+    started_at TEXT,
+    position INTEGER NOT NULL DEFAULT 0,
+    completed_at TEXT,
+    completed_day TEXT,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE prior_answers (
+    lesson_id TEXT NOT NULL REFERENCES lessons(id),
+    idx INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (lesson_id, idx)
+);
+
+CREATE TABLE steps_done (
+    lesson_id TEXT NOT NULL REFERENCES lessons(id),
+    idx INTEGER NOT NULL,
+    done_at TEXT NOT NULL,
+    PRIMARY KEY (lesson_id, idx)
+);
+
+-- one row per step of a lesson's spaced review plan, made when the lesson is completed
+CREATE TABLE plan_reviews (
+    id TEXT PRIMARY KEY,                    -- <lesson_id>:plan:<step>
+    lesson_id TEXT NOT NULL REFERENCES lessons(id),
+    step INTEGER NOT NULL,
+    days INTEGER NOT NULL,
+    due_day TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0,
+    done_at TEXT,
+    rating INTEGER,
+    created_at TEXT NOT NULL,
+    UNIQUE (lesson_id, step)
+);
+CREATE INDEX plan_reviews_due ON plan_reviews (done, due_day);
+
+-- review cards derived from lessons; never deleted, retired when they leave the lesson
+CREATE TABLE cards (
+    id TEXT PRIMARY KEY,                    -- <lesson_id>:<kind>:<key>
+    lesson_id TEXT NOT NULL REFERENCES lessons(id),
+    kind TEXT NOT NULL,                     -- quiz | concept
+    key TEXT NOT NULL,                      -- the key it is known under now
+    front TEXT NOT NULL,
+    back TEXT,
+    norm TEXT NOT NULL,                     -- normalised front, for matching edits
+    position INTEGER NOT NULL DEFAULT 0,
+    retired INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX cards_lesson ON cards (lesson_id, kind);
+CREATE INDEX cards_new ON cards (retired, lesson_id);
+
+-- every id a card has been known under (its own included) -> the card
+CREATE TABLE card_aliases (
+    alias TEXT PRIMARY KEY,
+    card_id TEXT NOT NULL REFERENCES cards(id)
+);
+CREATE INDEX card_aliases_card ON card_aliases (card_id);
+
+-- FSRS scheduling state; a card without a row here is new
+CREATE TABLE card_state (
+    card_id TEXT PRIMARY KEY REFERENCES cards(id),
+    due TEXT NOT NULL,                      -- UTC ISO
+    state INTEGER NOT NULL,                 -- fsrs.State: 1 learning, 2 review, 3 relearning
+    step INTEGER,
+    stability REAL,
+    difficulty REAL,
+    last_review TEXT,
+    reps INTEGER NOT NULL DEFAULT 0,
+    lapses INTEGER NOT NULL DEFAULT 0,
+    first_review_day TEXT                   -- learner day of its first answer
+);
+CREATE INDEX card_state_due ON card_state (due);
+CREATE INDEX card_state_first_day ON card_state (first_review_day);
+
+-- append-only log of every answer; rows are only removed by an explicit undo
+CREATE TABLE review_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,                     -- UTC ISO
+    day TEXT NOT NULL,                      -- learner day
+    item_id TEXT NOT NULL,
+    item_kind TEXT NOT NULL,                -- card | plan
+    rating INTEGER NOT NULL,
+    seconds REAL,
+    answer TEXT,
+    source TEXT NOT NULL DEFAULT 'review',  -- review | quiz | cli
+    state_before TEXT,                      -- JSON
+    state_after TEXT                        -- JSON
+);
+CREATE INDEX review_log_item ON review_log (item_id, id);
+CREATE INDEX review_log_day ON review_log (day);
+
+-- training runs and exercise progress (queries in store/runs.py)
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    exercise TEXT NOT NULL,
+    variant TEXT,
+    settings TEXT,
+    device TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    losses TEXT,
+    metrics TEXT,
+    checks TEXT,
+    error TEXT
+);
+CREATE INDEX runs_exercise ON runs (exercise, started_at);
+
+CREATE TABLE exercise_progress (
+    exercise TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    first_attempt_at TEXT,
+    last_attempt_at TEXT,
+    passed_at TEXT
+);
+"""
+
+
+def _statements(script: str) -> list[str]:
+    """Split a schema script into statements, dropping `--` comments first."""
+    lines = [ln.split("--", 1)[0].rstrip() for ln in script.splitlines()]
+    text = "\n".join(ln for ln in lines if ln.strip())
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def migration_1_initial(conn: sqlite3.Connection) -> None:
+    """The first schema: course, progress, cards, FSRS state, review log, settings, runs."""
+    for stmt in _statements(SCHEMA_V1):
+        conn.execute(stmt)
+
+
+MIGRATIONS: list[Migration] = [migration_1_initial]
+
+
+def index_statements() -> list[str]:
+    """Every CREATE INDEX of the latest schema, as IF NOT EXISTS (doctor re-creates them)."""
+    return [
+        s.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1)
+        for s in _statements(SCHEMA_V1)
+        if s.startswith("CREATE INDEX")
+    ]
