@@ -277,7 +277,7 @@ class _ExampleDraft:
     def add_blocks(self, nodes: Iterable[SyntaxTreeNode]) -> None:
         for node in nodes:
             if node.type in ("fence", "code_block"):
-                language = (node.info or "").split()[0] if node.type == "fence" else ""
+                language = next(iter((node.info or "").split()), "") if node.type == "fence" else ""
                 self.code.append(CodeBlock(language, node.content, _line(node)))
             elif node.type in ("paragraph", "heading"):
                 self.add_prose(_inline_text(node))
