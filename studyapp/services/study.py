@@ -1,0 +1,532 @@
+"""The study application functions over one database and one lessons folder.
+
+Consumed by the CLI and the TUI; no textual, no torch. Every write is one
+`BEGIN IMMEDIATE` transaction committed before the method returns, so a crash loses
+nothing that a method reported done, and two processes sharing the file lose nothing.
+Time comes from `settings.now()` (UTC); the learner's day from the `day_start_hour` and
+`timezone` settings stored in the database.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from bisect import bisect_left
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from studyapp.config import Settings
+from studyapp.course.model import Diagnostic, Lesson, ParseResult, SectionKind
+from studyapp.store.db import open_database, write_transaction
+from studyapp.store.settings import StudySettings, load_settings, set_setting
+from studyapp.store.sync import SyncReport, resolve_card_id, sync_course
+from studyapp.study import srs
+from studyapp.study.day import day_end, learner_day, parse_utc, resolve_timezone, utc_text
+from studyapp.study.identity import quiz_card_natural_id
+from studyapp.study.plan import plan_id, plan_steps
+from studyapp.study.queue import Limits, rooms
+
+RATING_NAMES = srs.RATINGS
+
+
+@dataclass(frozen=True)
+class LessonEntry:
+    id: str
+    title: str
+    path: str
+    lesson: Lesson | None
+    diagnostics: tuple[Diagnostic, ...]
+    state: str  # new | in_progress | done | broken
+    position: int
+    next_review: date | None
+
+
+@dataclass(frozen=True)
+class PlanReview:
+    id: str
+    lesson_id: str
+    step: int
+    days: int
+    due: date
+    prompt: str
+    done: bool
+
+
+@dataclass(frozen=True)
+class DueItem:
+    id: str
+    kind: str  # plan | card
+    lesson_id: str
+    lesson_title: str
+    prompt: str
+    answer: str | None
+    context: str | None
+    due: date
+    card_kind: str | None  # quiz | concept | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "kind": self.kind, "lesson": self.lesson_id,
+            "lesson_title": self.lesson_title, "prompt": self.prompt, "answer": self.answer,
+            "context": self.context, "due": self.due.isoformat(), "card_kind": self.card_kind,
+        }
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    item_id: str
+    rating: int
+    next_due: date | None
+
+
+@dataclass(frozen=True)
+class Stats:
+    due_today: int
+    forecast: list[tuple[date, int]]
+    reviews_done: int
+    retention: float | None
+    streak: int
+    lessons: list[LessonEntry]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "due_today": self.due_today,
+            "forecast": [[d.isoformat(), n] for d, n in self.forecast],
+            "reviews_done": self.reviews_done,
+            "retention": self.retention,
+            "streak": self.streak,
+            "lessons": [
+                {"id": e.id, "title": e.title, "path": e.path, "state": e.state,
+                 "position": e.position,
+                 "next_review": e.next_review.isoformat() if e.next_review else None}
+                for e in self.lessons
+            ],
+        }
+
+
+class StudyService:
+    """See the module docstring. Open with `StudyService.open(settings)`; close when done."""
+
+    def __init__(self, settings: Settings, db: sqlite_utils.Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.conn: sqlite3.Connection = db.conn
+        self._results: list[ParseResult] = []
+        self._lessons: dict[str, Lesson] = {}
+        self.last_sync: SyncReport | None = None
+        self._load_study_settings()
+
+    # -- opening --------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, settings: Settings, *, sync: bool = True) -> StudyService:
+        """open_database(settings.db_path) + load the lessons folder + sync the course."""
+        db = open_database(settings.db_path)
+        service = cls(settings, db)
+        if sync:
+            service.reload()
+        return service
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> StudyService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def reload(self) -> None:
+        """Re-read the lessons folder and sync it into the database."""
+        from studyapp.course.loader import load_lessons
+
+        self.load_results(load_lessons(Path(self.settings.lessons_dir)))
+
+    def load_results(self, results: list[ParseResult]) -> SyncReport:
+        """Use these parsed lessons as the course (tests hand-build them) and sync."""
+        self._results = list(results)
+        self._lessons = {r.lesson.id: r.lesson for r in results if r.lesson is not None}
+        self.last_sync = sync_course(self.conn, self._results, self.now())
+        return self.last_sync
+
+    # -- settings and time -------------------------------------------------------------
+
+    def _load_study_settings(self) -> None:
+        self.study_settings: StudySettings = load_settings(self.conn)
+        self.tz: tzinfo = resolve_timezone(self.study_settings.timezone)
+        self.start_hour = self.study_settings.day_start_hour
+        self.limits = Limits(self.study_settings.new_per_day, self.study_settings.reviews_per_day)
+
+    def set_setting(self, key: str, value: str) -> str:
+        """Store a learner setting (see store.settings.DEFAULTS); returns the stored value."""
+        stored = set_setting(self.conn, key, value)
+        self._load_study_settings()
+        return stored
+
+    def now(self) -> datetime:
+        return self.settings.now()
+
+    def day_of(self, moment: datetime) -> date:
+        return learner_day(moment, self.tz, self.start_hour)
+
+    def today(self) -> date:
+        return self.day_of(self.now())
+
+    # -- lessons and progress -----------------------------------------------------------
+
+    def lessons(self) -> list[LessonEntry]:
+        progress = {
+            r[0]: r[1:] for r in self.conn.execute(
+                "SELECT lesson_id, started_at, position, completed_at FROM lesson_progress")
+        }
+        next_due = dict(self.conn.execute(
+            "SELECT lesson_id, min(due_day) FROM plan_reviews WHERE done=0 GROUP BY lesson_id"))
+        out = []
+        for r in self._results:
+            lesson = r.lesson
+            if lesson is None:
+                stem = Path(r.path).stem
+                out.append(LessonEntry(stem, Path(r.path).name, r.path, None, r.diagnostics,
+                                       "broken", 0, None))
+                continue
+            started, position, completed = progress.get(lesson.id, (None, 0, None))
+            state = "done" if completed else "in_progress" if started else "new"
+            nd = next_due.get(lesson.id)
+            out.append(LessonEntry(lesson.id, lesson.title, r.path, lesson, r.diagnostics, state,
+                                   position or 0, date.fromisoformat(nd) if nd else None))
+        return out
+
+    def lesson(self, lesson_id: str) -> Lesson:
+        return self._lessons[lesson_id]
+
+    def _require(self, lesson_id: str) -> None:
+        if lesson_id not in self._lessons:
+            raise KeyError(lesson_id)
+
+    def save_position(self, lesson_id: str, position: int) -> None:
+        self._require(lesson_id)
+        stamp = utc_text(self.now())
+        with write_transaction(self.conn) as c:
+            c.execute(
+                "INSERT INTO lesson_progress (lesson_id, started_at, position, updated_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT(lesson_id) DO UPDATE SET position=excluded."
+                "position, started_at=coalesce(started_at, excluded.started_at), "
+                "updated_at=excluded.updated_at",
+                (lesson_id, stamp, int(position), stamp),
+            )
+
+    def save_prior_answer(self, lesson_id: str, index: int, text: str) -> None:
+        self._require(lesson_id)
+        with write_transaction(self.conn) as c:
+            c.execute("INSERT OR REPLACE INTO prior_answers (lesson_id, idx, text, updated_at) "
+                      "VALUES (?, ?, ?, ?)", (lesson_id, int(index), text, utc_text(self.now())))
+
+    def prior_answers(self, lesson_id: str) -> dict[int, str]:
+        return dict(self.conn.execute(
+            "SELECT idx, text FROM prior_answers WHERE lesson_id=? ORDER BY idx", (lesson_id,)))
+
+    def set_step_done(self, lesson_id: str, index: int, done: bool) -> None:
+        self._require(lesson_id)
+        with write_transaction(self.conn) as c:
+            if done:
+                c.execute("INSERT OR IGNORE INTO steps_done (lesson_id, idx, done_at) VALUES "
+                          "(?, ?, ?)", (lesson_id, int(index), utc_text(self.now())))
+            else:
+                c.execute("DELETE FROM steps_done WHERE lesson_id=? AND idx=?",
+                          (lesson_id, int(index)))
+
+    def steps_done(self, lesson_id: str) -> set[int]:
+        return {r[0] for r in self.conn.execute(
+            "SELECT idx FROM steps_done WHERE lesson_id=?", (lesson_id,))}
+
+    def quiz_card_id(self, lesson_id: str, quiz_index: int) -> str:
+        """The id of the card for the lesson's quiz question `quiz_index` (0-based)."""
+        natural = quiz_card_natural_id(self.lesson(lesson_id), quiz_index)
+        return resolve_card_id(self.conn, natural) or natural
+
+    # -- the review plan --------------------------------------------------------------------
+
+    def complete_lesson(self, lesson_id: str) -> list[PlanReview]:
+        """Mark the lesson completed today and schedule its review plan from today.
+
+        Idempotent: completing a lesson again adds no plan rows and keeps the first
+        completion's day and schedule (reviews already done stay done); it only returns
+        the existing plan. The position/started fields are left as they are.
+        """
+        lesson = self.lesson(lesson_id)
+        now, today = self.now(), self.today()
+        stamp = utc_text(now)
+        with write_transaction(self.conn) as c:
+            c.execute(
+                "INSERT INTO lesson_progress (lesson_id, started_at, position, completed_at, "
+                "completed_day, updated_at) VALUES (?, ?, 0, ?, ?, ?) ON CONFLICT(lesson_id) "
+                "DO UPDATE SET started_at=coalesce(started_at, excluded.started_at), "
+                "completed_at=coalesce(completed_at, excluded.completed_at), "
+                "completed_day=coalesce(completed_day, excluded.completed_day), "
+                "updated_at=excluded.updated_at",
+                (lesson_id, stamp, stamp, today.isoformat(), stamp),
+            )
+            exists = c.execute("SELECT 1 FROM plan_reviews WHERE lesson_id=? LIMIT 1",
+                               (lesson_id,)).fetchone()
+            if not exists:
+                for step in plan_steps(lesson):
+                    c.execute(
+                        "INSERT INTO plan_reviews (id, lesson_id, step, days, due_day, prompt, "
+                        "done, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+                        (plan_id(lesson_id, step.step), lesson_id, step.step, step.days,
+                         (today + timedelta(days=step.days)).isoformat(), step.prompt, stamp),
+                    )
+        return self.plan_reviews(lesson_id)
+
+    def plan_reviews(self, lesson_id: str) -> list[PlanReview]:
+        return [
+            PlanReview(r[0], r[1], r[2], r[3], date.fromisoformat(r[4]), r[5], bool(r[6]))
+            for r in self.conn.execute(
+                "SELECT id, lesson_id, step, days, due_day, prompt, done FROM plan_reviews "
+                "WHERE lesson_id=? ORDER BY step", (lesson_id,))
+        ]
+
+    # -- grading ------------------------------------------------------------------------------
+
+    def grade(self, item_id: str, rating: int, seconds: float | None = None,
+              answer: str | None = None, *, source: str = "review") -> GradeResult:
+        """Record an answer to a plan prompt or a card and reschedule it; committed on return.
+
+        One transaction: the review_log row (UTC time, learner day, item, rating, seconds,
+        answer, state before and after as JSON) and the new state. `source` is "review",
+        "quiz" (answered inside the lesson: the card's schedule starts there) or "cli".
+        Raises KeyError for an unknown item and ValueError for a rating outside 1-4.
+        """
+        rating = int(rating)
+        if rating not in RATING_NAMES:
+            raise ValueError(f"rating must be 1-4 (Again, Hard, Good, Easy), not {rating}")
+        now = self.now()
+        day = self.day_of(now)
+        stamp = utc_text(now)
+        with write_transaction(self.conn) as c:
+            plan = c.execute("SELECT done, done_at, rating FROM plan_reviews WHERE id=?",
+                             (item_id,)).fetchone()
+            if plan is not None:
+                before = {"done": bool(plan[0]), "done_at": plan[1], "rating": plan[2]}
+                after = {"done": True, "done_at": stamp, "rating": rating}
+                c.execute("UPDATE plan_reviews SET done=1, done_at=?, rating=? WHERE id=?",
+                          (stamp, rating, item_id))
+                self._log(c, stamp, day, item_id, "plan", rating, seconds, answer, source,
+                          before, after)
+                return GradeResult(item_id, rating, None)
+            card_id = resolve_card_id(c, item_id)
+            if card_id is None:
+                raise KeyError(f"no plan prompt or card with id {item_id!r}")
+            before_state = self._card_state(c, card_id)
+            st = self.study_settings
+            after_state = srs.review(card_id, before_state, rating, now,
+                                     st.desired_retention, st.fuzz)
+            after_state["first_review_day"] = (
+                before_state or {}).get("first_review_day") or day.isoformat()
+            self._put_card_state(c, card_id, after_state)
+            self._log(c, stamp, day, card_id, "card", rating, seconds, answer, source,
+                      before_state, after_state)
+        return GradeResult(card_id, rating, self.day_of(parse_utc(after_state["due"])))
+
+    @staticmethod
+    def _log(c: sqlite3.Connection, stamp: str, day: date, item_id: str, kind: str, rating: int,
+             seconds: float | None, answer: str | None, source: str,
+             before: dict[str, Any] | None, after: dict[str, Any]) -> None:
+        c.execute(
+            "INSERT INTO review_log (time, day, item_id, item_kind, rating, seconds, answer, "
+            "source, state_before, state_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (stamp, day.isoformat(), item_id, kind, rating, seconds, answer, source,
+             json.dumps(before, ensure_ascii=False) if before is not None else None,
+             json.dumps(after, ensure_ascii=False)),
+        )
+
+    @staticmethod
+    def _card_state(c: sqlite3.Connection, card_id: str) -> dict[str, Any] | None:
+        row = c.execute(
+            "SELECT due, state, step, stability, difficulty, last_review, reps, lapses, "
+            "first_review_day FROM card_state WHERE card_id=?", (card_id,)).fetchone()
+        if row is None:
+            return None
+        keys = ("due", "state", "step", "stability", "difficulty", "last_review", "reps",
+                "lapses", "first_review_day")
+        return dict(zip(keys, row))
+
+    @staticmethod
+    def _put_card_state(c: sqlite3.Connection, card_id: str, s: dict[str, Any]) -> None:
+        c.execute(
+            "INSERT OR REPLACE INTO card_state (card_id, due, state, step, stability, "
+            "difficulty, last_review, reps, lapses, first_review_day) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (card_id, s["due"], s["state"], s.get("step"), s.get("stability"),
+             s.get("difficulty"), s.get("last_review"), s.get("reps", 0), s.get("lapses", 0),
+             s.get("first_review_day")),
+        )
+
+    def undo_last(self) -> str | None:
+        """Undo the latest grade in the database: its log row is removed and the item's state
+        before it restored. Returns the item id, or None when the log is empty."""
+        with write_transaction(self.conn) as c:
+            row = c.execute("SELECT id, item_id, item_kind, state_before FROM review_log "
+                            "ORDER BY id DESC LIMIT 1").fetchone()
+            if row is None:
+                return None
+            log_id, item_id, kind, before_text = row
+            before = json.loads(before_text) if before_text else None
+            if kind == "plan":
+                before = before or {"done": False, "done_at": None, "rating": None}
+                c.execute("UPDATE plan_reviews SET done=?, done_at=?, rating=? WHERE id=?",
+                          (int(before["done"]), before["done_at"], before["rating"], item_id))
+            elif before is None:
+                c.execute("DELETE FROM card_state WHERE card_id=?", (item_id,))
+            else:
+                self._put_card_state(c, item_id, before)
+            c.execute("DELETE FROM review_log WHERE id=?", (log_id,))
+        return item_id
+
+    # -- the queue --------------------------------------------------------------------------------
+
+    def _done_today(self, today: date) -> tuple[int, int]:
+        """(new cards introduced, card reviews) today in review sessions (lesson quiz excluded)."""
+        row = self.conn.execute(
+            "SELECT coalesce(sum(state_before IS NULL), 0), "
+            "coalesce(sum(state_before IS NOT NULL), 0) FROM review_log "
+            "WHERE day=? AND item_kind='card' AND source<>'quiz'", (today.isoformat(),)
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def due(self) -> list[DueItem]:
+        """Today's queue: plan prompts, due cards (reviews limit), new cards (new limit).
+
+        New cards come only from completed lessons (the lesson quiz starts the others).
+        """
+        today = self.today()
+        end = utc_text(day_end(today, self.tz, self.start_hour))
+        new_done, reviews_done = self._done_today(today)
+        new_room, review_room = rooms(self.limits, new_done, reviews_done)
+        items: list[DueItem] = []
+        for r in self.conn.execute(
+            "SELECT p.id, p.lesson_id, l.title, p.prompt, p.due_day FROM plan_reviews p "
+            "JOIN lessons l ON l.id = p.lesson_id WHERE p.done=0 AND p.due_day<=? "
+            "AND l.present=1 ORDER BY p.due_day, p.lesson_id, p.step", (today.isoformat(),)
+        ):
+            items.append(DueItem(r[0], "plan", r[1], r[2], r[3], None,
+                                 self._context(r[1], "plan"), date.fromisoformat(r[4]), None))
+        if review_room:
+            for r in self.conn.execute(
+                "SELECT c.id, c.lesson_id, l.title, c.front, c.back, c.kind, s.due "
+                "FROM card_state s JOIN cards c ON c.id = s.card_id "
+                "JOIN lessons l ON l.id = c.lesson_id "
+                "WHERE s.due < ? AND c.retired=0 ORDER BY s.due LIMIT ?", (end, review_room)
+            ):
+                items.append(self._card_item(r, min(today, self.day_of(parse_utc(r[6])))))
+        if new_room:
+            for r in self.conn.execute(
+                "SELECT c.id, c.lesson_id, l.title, c.front, c.back, c.kind FROM cards c "
+                "JOIN lesson_progress p ON p.lesson_id = c.lesson_id "
+                "JOIN lessons l ON l.id = c.lesson_id "
+                "WHERE p.completed_at IS NOT NULL AND c.retired=0 AND NOT EXISTS "
+                "(SELECT 1 FROM card_state s WHERE s.card_id = c.id) "
+                "ORDER BY p.completed_at, c.lesson_id, c.kind DESC, c.position LIMIT ?",
+                (new_room,)
+            ):
+                items.append(self._card_item(r, today))
+        return items
+
+    def _card_item(self, r: Any, due: date) -> DueItem:
+        cid, lesson_id, title, front, back, kind = r[:6]
+        context = None if back else self._context(lesson_id, kind)
+        return DueItem(cid, "card", lesson_id, title, front, back, context, due, kind)
+
+    def _context(self, lesson_id: str, kind: str) -> str | None:
+        """The part of the lesson that answers an item without a reference answer."""
+        lesson = self._lessons.get(lesson_id)
+        if lesson is None:
+            return None
+        if kind == "quiz":
+            order = (SectionKind.QUIZ, SectionKind.KEY_CONCEPTS, SectionKind.RECAP)
+        elif kind == "concept":
+            order = (SectionKind.KEY_CONCEPTS,)
+        else:
+            order = (SectionKind.RECAP, SectionKind.OVERVIEW, SectionKind.KEY_CONCEPTS)
+        for k in order:
+            section = lesson.section(k)
+            if section is not None and section.markdown.strip():
+                return section.markdown
+        return None
+
+    def next_review_date(self) -> date | None:
+        """Today when something is due; else the first day something falls due (None: nothing)."""
+        today = self.today()
+        if self.due():
+            return today
+        candidates: list[date] = []
+        row = self.conn.execute(
+            "SELECT min(p.due_day) FROM plan_reviews p JOIN lessons l ON l.id=p.lesson_id "
+            "WHERE p.done=0 AND l.present=1").fetchone()
+        if row[0]:
+            candidates.append(date.fromisoformat(row[0]))
+        row = self.conn.execute(
+            "SELECT min(s.due) FROM card_state s JOIN cards c ON c.id=s.card_id "
+            "WHERE c.retired=0").fetchone()
+        if row[0]:
+            candidates.append(self.day_of(parse_utc(row[0])))
+        row = self.conn.execute(
+            "SELECT 1 FROM cards c JOIN lesson_progress p ON p.lesson_id=c.lesson_id "
+            "WHERE p.completed_at IS NOT NULL AND c.retired=0 AND NOT EXISTS "
+            "(SELECT 1 FROM card_state s WHERE s.card_id=c.id) LIMIT 1").fetchone()
+        if row:
+            candidates.append(today + timedelta(days=1))
+        if not candidates:
+            return None
+        # something due today but held back by today's limits falls to tomorrow
+        return max(min(candidates), today + timedelta(days=1))
+
+    # -- statistics --------------------------------------------------------------------------------
+
+    def stats(self) -> Stats:
+        today = self.today()
+        due_today = len(self.due())
+        counts = [0] * 30
+        for due_day, n in self.conn.execute(
+            "SELECT p.due_day, count(*) FROM plan_reviews p JOIN lessons l ON l.id=p.lesson_id "
+            "WHERE p.done=0 AND l.present=1 GROUP BY p.due_day"
+        ):
+            idx = max(0, (date.fromisoformat(due_day) - today).days)
+            if idx < 30:
+                counts[idx] += n
+        dues = [r[0] for r in self.conn.execute(
+            "SELECT s.due FROM card_state s JOIN cards c ON c.id=s.card_id WHERE c.retired=0 "
+            "ORDER BY s.due")]
+        ends = [utc_text(day_end(today + timedelta(days=i), self.tz, self.start_hour))
+                for i in range(30)]
+        previous = 0
+        for i, end in enumerate(ends):
+            upto = bisect_left(dues, end)
+            counts[i] += upto - previous
+            previous = upto
+        forecast = [(today + timedelta(days=i), counts[i]) for i in range(30)]
+        reviews_done = self.conn.execute("SELECT count(*) FROM review_log").fetchone()[0]
+        row = self.conn.execute(
+            "SELECT count(*), coalesce(sum(rating > 1), 0) FROM review_log "
+            "WHERE item_kind='card' AND json_extract(state_before, '$.state') = 2").fetchone()
+        retention = (row[1] / row[0]) if row[0] else None
+        days = {date.fromisoformat(r[0]) for r in self.conn.execute(
+            "SELECT DISTINCT day FROM review_log")}
+        streak = 0
+        cursor = today if today in days else today - timedelta(days=1)
+        while cursor in days:
+            streak += 1
+            cursor -= timedelta(days=1)
+        return Stats(due_today, forecast, reviews_done, retention, streak, self.lessons())
+
+    # -- for `studyapp lint --db` -------------------------------------------------------------------
+
+    def card_history(self, card_id: str) -> list[dict[str, Any]]:
+        """The review log rows of a card (oldest first)."""
+        cid = resolve_card_id(self.conn, card_id) or card_id
+        return [dict(r) for r in self.db.query(
+            "SELECT * FROM review_log WHERE item_id=? ORDER BY id", [cid])]

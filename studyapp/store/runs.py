@@ -1,0 +1,259 @@
+"""Training runs and exercise progress in SQLite: queries over `runs` and `exercise_progress`.
+
+The tables are created by the store's migrations (store/schema.py). Every write here is one
+short transaction (`db.atomic()`), so a run that dies half-way leaves complete rows behind:
+a run is `running` from its start, and ends `finished`, `failed` or `cancelled` with what was
+measured. JSON columns (settings, losses, metrics, checks) are read back as Python values.
+Times are passed in (UTC datetimes) and stored as fixed-width UTC ISO text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+RUN_STATUSES = ("running", "finished", "failed", "cancelled")
+PROGRESS_STATUSES = ("not_started", "attempted", "passed")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    exercise: str
+    variant: str | None
+    settings: dict[str, Any]
+    device: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    losses: dict[str, list[list[float]]]     # {"train": [[step, loss], ...], "val": [...]}
+    metrics: dict[str, Any]
+    checks: list[dict[str, Any]]
+    error: str | None
+
+    @property
+    def passed(self) -> bool | None:
+        """True/False once finished with checks; None when not finished or nothing checked."""
+        if self.status != "finished" or not self.checks:
+            return None
+        return all(c.get("passed") for c in self.checks)
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "exercise": self.exercise,
+            "variant": self.variant,
+            "settings": self.settings,
+            "device": self.device,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "status": self.status,
+            "passed": self.passed,
+            "losses": self.losses,
+            "metrics": self.metrics,
+            "checks": self.checks,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class ExerciseProgress:
+    exercise: str
+    status: str = "not_started"
+    first_attempt_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    passed_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _ts(dt: datetime) -> str:
+    if dt.tzinfo is None:
+        raise ValueError("store times must be timezone-aware (UTC)")
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(_finite(value), separators=(",", ":"))
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities (a diverged loss) become None so the column stays strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _load(text: str | None, default: Any) -> Any:
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return default
+
+
+def create_run(db: sqlite_utils.Database, *, run_id: str, exercise: str, variant: str | None,
+               settings: dict[str, Any], device: str | None, started_at: datetime) -> None:
+    """Record a run that has just started (status `running`)."""
+    with db.atomic():
+        db.execute(
+            "INSERT INTO runs (id, exercise, variant, settings, device, started_at, status,"
+            " losses, metrics, checks) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, '{}', '[]')",
+            [run_id, exercise, variant, _dump(settings), device, _ts(started_at),
+             _dump({"train": [], "val": []})],
+        )
+        _touch_progress(db, exercise, started_at, passed=False)
+
+
+def update_run(db: sqlite_utils.Database, run_id: str, *, device: str | None = None,
+               settings: dict[str, Any] | None = None,
+               losses: dict[str, list] | None = None) -> None:
+    """Save what a running run has measured so far (the device once known, the losses)."""
+    sets, args = [], []
+    if device is not None:
+        sets.append("device = ?")
+        args.append(device)
+    if settings is not None:
+        sets.append("settings = ?")
+        args.append(_dump(settings))
+    if losses is not None:
+        sets.append("losses = ?")
+        args.append(_dump(losses))
+    if not sets:
+        return
+    with db.atomic():
+        db.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?", [*args, run_id])
+
+
+def end_run(db: sqlite_utils.Database, run_id: str, *, status: str, finished_at: datetime,
+            losses: dict[str, list] | None = None, metrics: dict[str, Any] | None = None,
+            checks: list[dict[str, Any]] | None = None, error: str | None = None,
+            device: str | None = None) -> None:
+    """Close a run as finished, failed or cancelled, and update the exercise's progress."""
+    if status not in ("finished", "failed", "cancelled"):
+        raise ValueError(f"a run ends finished, failed or cancelled, not {status!r}")
+    passed = status == "finished" and bool(checks) and all(c.get("passed") for c in checks)
+    with db.atomic():
+        row = db.execute("SELECT exercise FROM runs WHERE id = ?", [run_id]).fetchone()
+        if row is None:
+            raise KeyError(run_id)
+        db.execute(
+            "UPDATE runs SET status = ?, finished_at = ?, losses = COALESCE(?, losses),"
+            " metrics = COALESCE(?, metrics), checks = COALESCE(?, checks), error = ?,"
+            " device = COALESCE(?, device) WHERE id = ?",
+            [status, _ts(finished_at),
+             _dump(losses) if losses is not None else None,
+             _dump(metrics) if metrics is not None else None,
+             _dump(checks) if checks is not None else None,
+             error, device, run_id],
+        )
+        if passed:
+            _touch_progress(db, row[0], finished_at, passed=True)
+
+
+def _touch_progress(db: sqlite_utils.Database, exercise: str, when: datetime, *,
+                    passed: bool) -> None:
+    now = _ts(when)
+    db.execute(
+        "INSERT INTO exercise_progress (exercise, status, first_attempt_at, last_attempt_at,"
+        " passed_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT(exercise) DO UPDATE SET last_attempt_at = excluded.last_attempt_at,"
+        " status = CASE WHEN exercise_progress.status = 'passed' OR excluded.status = 'passed'"
+        "   THEN 'passed' ELSE 'attempted' END,"
+        " passed_at = COALESCE(exercise_progress.passed_at, excluded.passed_at)",
+        [exercise, "passed" if passed else "attempted", now, now, now if passed else None],
+    )
+
+
+def set_progress(db: sqlite_utils.Database, exercise: str, when: datetime, *,
+                 passed: bool) -> None:
+    """Record an attempt at an exercise outside a run (e.g. its code checks passing)."""
+    with db.atomic():
+        _touch_progress(db, exercise, when, passed=passed)
+
+
+def get_progress(db: sqlite_utils.Database, exercise: str) -> ExerciseProgress:
+    row = db.execute(
+        "SELECT exercise, status, first_attempt_at, last_attempt_at, passed_at"
+        " FROM exercise_progress WHERE exercise = ?", [exercise]).fetchone()
+    if row is None:
+        return ExerciseProgress(exercise)
+    return ExerciseProgress(row[0], row[1], _dt(row[2]), _dt(row[3]), _dt(row[4]))
+
+
+def all_progress(db: sqlite_utils.Database) -> dict[str, ExerciseProgress]:
+    rows = db.execute(
+        "SELECT exercise, status, first_attempt_at, last_attempt_at, passed_at"
+        " FROM exercise_progress").fetchall()
+    return {r[0]: ExerciseProgress(r[0], r[1], _dt(r[2]), _dt(r[3]), _dt(r[4])) for r in rows}
+
+
+_COLUMNS = ("id, exercise, variant, settings, device, started_at, finished_at, status,"
+            " losses, metrics, checks, error")
+
+
+def _record(row: tuple) -> RunRecord:
+    return RunRecord(
+        id=row[0], exercise=row[1], variant=row[2], settings=_load(row[3], {}), device=row[4],
+        started_at=_dt(row[5]),  # type: ignore[arg-type]
+        finished_at=_dt(row[6]), status=row[7],
+        losses=_load(row[8], {"train": [], "val": []}), metrics=_load(row[9], {}),
+        checks=_load(row[10], []), error=row[11],
+    )
+
+
+def get_run(db: sqlite_utils.Database, run_id: str) -> RunRecord | None:
+    row = db.execute(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", [run_id]).fetchone()
+    return _record(row) if row else None
+
+
+def list_runs(db: sqlite_utils.Database, exercise: str | None = None, *,
+              limit: int | None = 50) -> list[RunRecord]:
+    """Runs, newest first; all exercises when `exercise` is None."""
+    sql = f"SELECT {_COLUMNS} FROM runs"
+    args: list[Any] = []
+    if exercise is not None:
+        sql += " WHERE exercise = ?"
+        args.append(exercise)
+    sql += " ORDER BY started_at DESC, rowid DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(limit)
+    return [_record(r) for r in db.execute(sql, args).fetchall()]
+
+
+def abandon_stale_runs(db: sqlite_utils.Database, now: datetime, *,
+                       keep: set[str] | frozenset[str] = frozenset()) -> int:
+    """Mark `running` runs not in `keep` as failed (their app was killed mid-run).
+
+    Call it when the app starts, with the ids of runs this process is still watching.
+    Returns how many were marked.
+    """
+    with db.atomic():
+        ids = [r[0] for r in db.execute("SELECT id FROM runs WHERE status = 'running'")
+               if r[0] not in keep]
+        for run_id in ids:
+            db.execute(
+                "UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
+                [_ts(now), "the app stopped while this run was going (no result recorded)",
+                 run_id])
+    return len(ids)

@@ -1,0 +1,95 @@
+"""The learner's settings, kept in the `settings` table as text."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from studyapp.store.db import write_transaction
+
+DEFAULTS: dict[str, str] = {
+    "day_start_hour": "4",        # the learner's day starts at this local hour (0-23)
+    "timezone": "local",          # IANA name (Europe/Sofia) or "local"
+    "desired_retention": "0.9",   # FSRS target recall probability
+    "new_per_day": "20",          # new cards introduced a day
+    "reviews_per_day": "200",     # card reviews shown a day
+    "fuzz": "1",                  # FSRS interval fuzz (1 on, 0 off)
+}
+
+DESCRIPTIONS: dict[str, str] = {
+    "day_start_hour": "hour (0-23, local time) at which the learner's day starts",
+    "timezone": "IANA time zone such as Europe/Sofia, or 'local'",
+    "desired_retention": "FSRS desired retention (0.7-0.99)",
+    "new_per_day": "new cards a day",
+    "reviews_per_day": "card reviews a day",
+    "fuzz": "FSRS interval fuzz: 1 on, 0 off",
+}
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    day_start_hour: int = 4
+    timezone: str = "local"
+    desired_retention: float = 0.9
+    new_per_day: int = 20
+    reviews_per_day: int = 200
+    fuzz: bool = True
+
+
+def validate(key: str, value: str) -> str:
+    """The value normalised, or ValueError saying what is wrong."""
+    if key not in DEFAULTS:
+        raise ValueError(f"unknown setting {key!r}; known: {', '.join(DEFAULTS)}")
+    value = str(value).strip()
+    if key == "day_start_hour":
+        n = int(value)
+        if not 0 <= n <= 23:
+            raise ValueError("day_start_hour must be 0-23")
+        return str(n)
+    if key in ("new_per_day", "reviews_per_day"):
+        n = int(value)
+        if n < 0:
+            raise ValueError(f"{key} must be 0 or more")
+        return str(n)
+    if key == "desired_retention":
+        f = float(value)
+        if not 0.5 <= f < 1:
+            raise ValueError("desired_retention must be between 0.5 and 1")
+        return repr(f)
+    if key == "fuzz":
+        if value.lower() in ("1", "true", "on", "yes"):
+            return "1"
+        if value.lower() in ("0", "false", "off", "no"):
+            return "0"
+        raise ValueError("fuzz must be 1 or 0")
+    if key == "timezone":
+        from studyapp.study.day import resolve_timezone
+
+        resolve_timezone(value)
+        return value or "local"
+    return value
+
+
+def raw_settings(conn: sqlite3.Connection) -> dict[str, str]:
+    out = dict(DEFAULTS)
+    out.update({k: v for k, v in conn.execute("SELECT key, value FROM settings")})
+    return out
+
+
+def load_settings(conn: sqlite3.Connection) -> StudySettings:
+    raw = raw_settings(conn)
+    return StudySettings(
+        day_start_hour=int(raw["day_start_hour"]),
+        timezone=raw["timezone"],
+        desired_retention=float(raw["desired_retention"]),
+        new_per_day=int(raw["new_per_day"]),
+        reviews_per_day=int(raw["reviews_per_day"]),
+        fuzz=raw["fuzz"] == "1",
+    )
+
+
+def set_setting(conn: sqlite3.Connection, key: str, value: str) -> str:
+    value = validate(key, value)
+    with write_transaction(conn):
+        conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
+    return value
