@@ -39,7 +39,7 @@ def _register() -> None:
     from studyapp.cli import lessons_cmds
 
     lessons_cmds.register(main)
-    for name in ("study_cmds", "exercise_cmds"):
+    for name in ("study_cmds", "exercise_cmds", "learner_cmds"):
         try:
             module = __import__(f"studyapp.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:
