@@ -152,52 +152,56 @@ def render_lesson(lesson: Lesson, diagnostics: tuple[Diagnostic, ...]):  # -> ri
         label = f"\n{text}" + (f" ({count})" if count is not None else "")
         return Text(label, style="bold underline")
 
-    def bullets(items: list[str]) -> None:
-        for item in items:
-            parts.append(Text.assemble("  • ", item))
+    def item(marker: str, *content, indent: int = 2) -> Table:
+        """One list entry whose wrapped lines hang under its first line."""
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(width=indent + len(marker), justify="right", no_wrap=True)
+        grid.add_column(ratio=1)
+        grid.add_row(marker, Text.assemble(*content))
+        return grid
 
     parts.append(heading("Prior knowledge", len(lesson.prior_knowledge)))
-    bullets([p.text for p in lesson.prior_knowledge])
+    parts.extend(item("•", p.text) for p in lesson.prior_knowledge)
     parts.append(heading("Key concepts", len(lesson.concepts)))
     for c in lesson.concepts:
-        parts.append(Text.assemble("  • ", (c.term, "bold"), f" — {c.explanation}"))
+        parts.append(item("•", (c.term, "bold"), f" — {c.explanation}"))
     parts.append(heading("Learning path", len(lesson.steps)))
     for n, step in enumerate(lesson.steps, 1):
-        parts.append(Text.assemble(f"  {n}. ", (step.title, "bold")))
-        for item in step.items:
-            parts.append(Text(f"     - {item}"))
+        parts.append(item(f"{n}.", (step.title, "bold")))
+        parts.extend(item("-", sub, indent=5) for sub in step.items)
     parts.append(heading("Examples", len(lesson.examples)))
     for e in lesson.examples:
         link = f"  [exercise: {e.exercise}]" if e.exercise else ""
-        parts.append(Text.assemble("  ", (e.title, "bold"), (link, "cyan")))
+        parts.append(item("▸", (e.title, "bold"), (link, "cyan")))
         if e.prose:
-            parts.append(Text(f"  {e.prose}", style="dim"))
+            parts.append(item("", (e.prose, "dim"), indent=3))
         for block in e.code:
             parts.append(Syntax(block.text.rstrip(), block.language or "text",
                                 line_numbers=False, word_wrap=True))
     parts.append(heading("Common pitfalls", len(lesson.pitfalls)))
     for p in lesson.pitfalls:
-        parts.append(Text.assemble("  • ", (p.title, "bold"), f" — {p.explanation}"))
+        parts.append(item("•", (p.title, "bold"), f" — {p.explanation}"))
         if p.solution:
-            parts.append(Text.assemble("    ", ("solution: ", "green"), p.solution))
+            parts.append(item("", ("solution: ", "green"), p.solution, indent=3))
     parts.append(heading("Quiz", len(lesson.quiz)))
     for n, q in enumerate(lesson.quiz, 1):
         qid = f"  {{#{q.id}}}" if q.id else ""
-        parts.append(Text.assemble(f"  {n}. ", q.question, (qid, "dim")))
-        parts.append(Text.assemble("     ", ("answer: ", "green"),
-                                   q.answer if q.answer else ("— none —", "yellow")))
+        parts.append(item(f"{n}.", q.question, (qid, "dim")))
+        parts.append(item("", ("answer: ", "green"),
+                          q.answer if q.answer else ("— none —", "yellow"), indent=3))
     parts.append(heading("Recap", len(lesson.recap)))
-    bullets(list(lesson.recap))
+    parts.extend(item("•", point) for point in lesson.recap)
     title = "Review plan" + (" (default)" if lesson.plan_is_default else "")
     parts.append(heading(title, len(lesson.review_plan)))
+    plan = Table("after", "days", "prompt", box=None, header_style="dim", padding=(0, 2))
     for r in lesson.review_plan:
-        label = f"{r.days} d" + (f" ({r.interval})" if r.interval else "")
-        parts.append(Text.assemble(f"  {label:>16}  ", r.prompt))
+        plan.add_row(r.interval or "—", str(r.days), r.prompt)
+    parts.append(plan)
     if diagnostics:
         parts.append(heading("Diagnostics", len(diagnostics)))
         for d in diagnostics:
             style = "red" if d.severity is Severity.ERROR else "yellow"
-            parts.append(Text(f"  line {d.line}: {d.severity.value}: {d.message}", style=style))
+            parts.append(item(f"{d.line}:", (f"{d.severity.value}: {d.message}", style)))
     return Group(*parts)
 
 
