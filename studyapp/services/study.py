@@ -15,7 +15,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import sqlite_utils
 
@@ -26,7 +26,7 @@ from studyapp.store.settings import StudySettings, load_settings, set_setting
 from studyapp.store.sync import SyncReport, resolve_card_id, sync_course
 from studyapp.study import srs
 from studyapp.study.day import day_end, learner_day, parse_utc, resolve_timezone, utc_text
-from studyapp.study.identity import quiz_card_natural_id
+from studyapp.study.identity import normalise, quiz_card_natural_id
 from studyapp.study.plan import plan_id, plan_steps
 from studyapp.study.queue import Limits, rooms
 
@@ -108,6 +108,64 @@ class Stats:
         }
 
 
+_SKIP_SECTIONS = (SectionKind.QUIZ, SectionKind.REVIEW_PLAN, SectionKind.PRIOR_KNOWLEDGE)
+
+
+def _stems(text: str) -> set[str]:
+    # word prefixes stand in for stems, so inflected forms (loss/losses, загуба/загубата) meet
+    return {w[:5] for w in normalise(text).split() if len(w) >= 4}
+
+
+def relevant_passages(lesson: Lesson, question: str, limit: int = 3) -> str | None:
+    """The lesson passages that share the most words with `question`, as markdown."""
+    words = _stems(question)
+    if not words:
+        return None
+    scored: list[tuple[int, int, str, str]] = []  # score, order, heading, block
+    order = 0
+    for section in lesson.sections:
+        if section.kind in _SKIP_SECTIONS:
+            continue
+        for block in _blocks(section.markdown):
+            order += 1
+            score = len(words & _stems(block))
+            if score:
+                scored.append((score, order, section.heading, block))
+    if not scored:
+        return None
+    best = sorted(scored, key=lambda t: (-t[0], t[1]))[:limit]
+    out: list[str] = []
+    heading = None
+    for _score, _order, head, block in sorted(best, key=lambda t: t[1]):
+        if head != heading:
+            out.append(f"**{head}**")
+            heading = head
+        out.append(block)
+    return "\n\n".join(out)
+
+
+def _blocks(markdown: str) -> list[str]:
+    """Top-level list items and paragraphs of a section's markdown (code fences kept whole)."""
+    blocks: list[list[str]] = []
+    current: list[str] = []
+    fence = False
+    for line in markdown.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            fence = not fence
+        starts_item = (not fence and line[:1] not in (" ", "\t") and
+                       (stripped[:2] in ("- ", "* ", "+ ") or stripped.split(". ")[0].isdigit()))
+        if (not fence and not stripped) or starts_item:
+            if current:
+                blocks.append(current)
+            current = [line] if stripped else []
+            continue
+        current.append(line)
+    if current:
+        blocks.append(current)
+    return ["\n".join(b).strip() for b in blocks if "".join(b).strip()]
+
+
 class StudyService:
     """See the module docstring. Open with `StudyService.open(settings)`; close when done."""
 
@@ -134,7 +192,7 @@ class StudyService:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> StudyService:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -438,20 +496,25 @@ class StudyService:
 
     def _card_item(self, r: Any, due: date) -> DueItem:
         cid, lesson_id, title, front, back, kind = r[:6]
-        context = None if back else self._context(lesson_id, kind)
+        context = None if back else self._context(lesson_id, kind, front)
         return DueItem(cid, "card", lesson_id, title, front, back, context, due, kind)
 
-    def _context(self, lesson_id: str, kind: str) -> str | None:
-        """The part of the lesson that answers an item without a reference answer."""
+    def _context(self, lesson_id: str, kind: str, prompt: str = "") -> str | None:
+        """The part of the lesson that answers an item without a reference answer.
+
+        For a quiz question: the lesson passages (list items, paragraphs) that share the
+        most words with it, under their section headings; else the recap or overview.
+        """
         lesson = self._lessons.get(lesson_id)
         if lesson is None:
             return None
-        if kind == "quiz":
-            order = (SectionKind.QUIZ, SectionKind.KEY_CONCEPTS, SectionKind.RECAP)
-        elif kind == "concept":
-            order = (SectionKind.KEY_CONCEPTS,)
-        else:
-            order = (SectionKind.RECAP, SectionKind.OVERVIEW, SectionKind.KEY_CONCEPTS)
+        if kind == "quiz" and prompt:
+            found = relevant_passages(lesson, prompt)
+            if found:
+                return found
+        order = ((SectionKind.KEY_CONCEPTS,) if kind == "concept"
+                 else (SectionKind.RECAP, SectionKind.OVERVIEW, SectionKind.KEY_CONCEPTS,
+                       SectionKind.QUIZ))
         for k in order:
             section = lesson.section(k)
             if section is not None and section.markdown.strip():

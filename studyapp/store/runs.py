@@ -1,8 +1,8 @@
 """Training runs and exercise progress in SQLite: queries over `runs` and `exercise_progress`.
 
 The tables are created by the store's migrations (store/schema.py). Every write here is one
-short transaction (`db.atomic()`), so a run that dies half-way leaves complete rows behind:
-a run is `running` from its start, and ends `finished`, `failed` or `cancelled` with what was
+short `BEGIN IMMEDIATE` transaction (`write_transaction`), so a run that dies half-way leaves
+complete rows behind: a run is `running` from its start, and ends `finished`, `failed` or `cancelled` with what was
 measured. JSON columns (settings, losses, metrics, checks) are read back as Python values.
 Times are passed in (UTC datetimes) and stored as fixed-width UTC ISO text.
 """
@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
+
+from studyapp.store.db import write_transaction
 
 RUN_STATUSES = ("running", "finished", "failed", "cancelled")
 PROGRESS_STATUSES = ("not_started", "attempted", "passed")
@@ -114,7 +116,7 @@ def _load(text: str | None, default: Any) -> Any:
 def create_run(db: sqlite_utils.Database, *, run_id: str, exercise: str, variant: str | None,
                settings: dict[str, Any], device: str | None, started_at: datetime) -> None:
     """Record a run that has just started (status `running`)."""
-    with db.atomic():
+    with write_transaction(db):
         db.execute(
             "INSERT INTO runs (id, exercise, variant, settings, device, started_at, status,"
             " losses, metrics, checks) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, '{}', '[]')",
@@ -140,7 +142,7 @@ def update_run(db: sqlite_utils.Database, run_id: str, *, device: str | None = N
         args.append(_dump(losses))
     if not sets:
         return
-    with db.atomic():
+    with write_transaction(db):
         db.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?", [*args, run_id])
 
 
@@ -152,7 +154,7 @@ def end_run(db: sqlite_utils.Database, run_id: str, *, status: str, finished_at:
     if status not in ("finished", "failed", "cancelled"):
         raise ValueError(f"a run ends finished, failed or cancelled, not {status!r}")
     passed = status == "finished" and bool(checks) and all(c.get("passed") for c in checks)
-    with db.atomic():
+    with write_transaction(db):
         row = db.execute("SELECT exercise FROM runs WHERE id = ?", [run_id]).fetchone()
         if row is None:
             raise KeyError(run_id)
@@ -187,7 +189,7 @@ def _touch_progress(db: sqlite_utils.Database, exercise: str, when: datetime, *,
 def set_progress(db: sqlite_utils.Database, exercise: str, when: datetime, *,
                  passed: bool) -> None:
     """Record an attempt at an exercise outside a run (e.g. its code checks passing)."""
-    with db.atomic():
+    with write_transaction(db):
         _touch_progress(db, exercise, when, passed=passed)
 
 
@@ -248,7 +250,7 @@ def abandon_stale_runs(db: sqlite_utils.Database, now: datetime, *,
     Call it when the app starts, with the ids of runs this process is still watching.
     Returns how many were marked.
     """
-    with db.atomic():
+    with write_transaction(db):
         ids = [r[0] for r in db.execute("SELECT id FROM runs WHERE status = 'running'")
                if r[0] not in keep]
         for run_id in ids:

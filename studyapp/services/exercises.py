@@ -1,0 +1,183 @@
+"""The exercise application functions: list exercises, start a run, list and get runs.
+
+Consumed by the CLI and the TUI; no textual, no torch (a run trains in a child process,
+see training/runner.py). Runs are recorded in the database at `settings.db_path`.
+
+    svc = ExerciseService(settings)
+    svc.exercises()                                  # [ExerciseEntry], sorted by id
+    handle = svc.start_run("spam", variant="encoder", overrides={"epochs": "2"})
+    for event in handle.events(): ...                # Started, Step, Evaluation, ..., end
+    handle.result                                    # RunResult (also in the database)
+    svc.runs("spam")                                 # [RunRecord], newest first
+    svc.run(handle.run_id)                           # RunRecord | None
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from studyapp import config
+from studyapp.config import Settings
+from studyapp.training.catalog import (
+    Exercise,
+    ExerciseError,
+    ExerciseProblem,
+    find_exercise,
+    load_exercises,
+    resolve_settings,
+)
+from studyapp.training.runner import RunHandle, SqliteRecorder, new_run_id
+from studyapp.training.runtime import RunSpec
+
+__all__ = ["ExerciseEntry", "ExerciseError", "ExerciseService"]
+
+
+@dataclass(frozen=True)
+class ExerciseEntry:
+    exercise: Exercise
+    status: str                      # not_started | attempted | passed
+    last_attempt_at: datetime | None
+    passed_at: datetime | None
+
+    @property
+    def id(self) -> str:
+        return self.exercise.id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.exercise.summary_dict(), "status": self.status,
+                "last_attempt_at": self.last_attempt_at.isoformat()
+                if self.last_attempt_at else None,
+                "passed_at": self.passed_at.isoformat() if self.passed_at else None}
+
+
+class ExerciseService:
+    """Exercises in `settings.exercises_dir`, runs in `settings.db_path`."""
+
+    def __init__(self, settings: Settings, *, cache_dir: Path | None = None,
+                 data_dir: Path | None = None, db: Any = None,
+                 python: str | None = None) -> None:
+        self.settings = settings
+        self.cache_dir = Path(cache_dir) if cache_dir else config.cache_dir()
+        self.data_dir = Path(data_dir) if data_dir else config.data_dir()
+        self._db = db                     # an open Database (single thread), or None: by path
+        self._python = python
+
+    # --- the catalogue ------------------------------------------------------------------
+    def load(self) -> tuple[list[Exercise], list[ExerciseProblem]]:
+        return load_exercises(self.settings.exercises_dir)
+
+    def exercise(self, exercise_id: str) -> Exercise:
+        """The exercise with this id; `ExerciseError` (with the known ids) if none."""
+        return find_exercise(self.settings.exercises_dir, exercise_id)
+
+    def exercises(self) -> list[ExerciseEntry]:
+        exercises, _ = self.load()
+        progress = self._read(lambda db: _runs().all_progress(db), {})
+        out = []
+        for ex in exercises:
+            p = progress.get(ex.id)
+            out.append(ExerciseEntry(ex, p.status if p else "not_started",
+                                     p.last_attempt_at if p else None,
+                                     p.passed_at if p else None))
+        return out
+
+    # --- runs ---------------------------------------------------------------------------
+    def build_spec(self, exercise_id: str, *, variant: str | None = None,
+                   device: str | None = None, overrides: dict[str, Any] | None = None,
+                   code: str | Path | None = None, run_id: str | None = None) -> RunSpec:
+        """Everything a worker needs for one run (raises ExerciseError on a bad request).
+
+        `code` picks the learner's code: None or "solution" the reference solution,
+        "learner" the bundled learner file, or a path to the learner's own copy.
+        """
+        ex = self.exercise(exercise_id)
+        var = ex.variant(variant)
+        settings = resolve_settings(var, overrides)
+        run_id = run_id or new_run_id()
+        code_path = _code_path(ex, code)
+        data = None
+        if ex.data is not None:
+            data = {k: (str(v) if isinstance(v, Path) else v)
+                    for k, v in asdict(ex.data).items()}
+            data["labels"] = list(ex.data.labels)
+            for key in ("train", "val"):
+                if not Path(data[key]).is_file():
+                    raise ExerciseError(f"exercise {ex.id!r}: its {key} data "
+                                        f"{data[key]} does not exist")
+            if data.get("test") and not Path(data["test"]).is_file():
+                raise ExerciseError(f"exercise {ex.id!r}: its test data {data['test']} "
+                                    "does not exist")
+        return RunSpec(
+            run_id=run_id, exercise=ex.id, variant=var.name, task=ex.task,
+            settings=settings, device=device, data=data,
+            checks=[asdict(c) for c in ex.checks],
+            code_path=str(code_path) if code_path else None,
+            code_checks_path=str(ex.code_checks_file) if ex.code_checks_file and code_path
+            else None,
+            cache_dir=str(self.cache_dir),
+            output_dir=str(self.data_dir / "runs" / run_id),
+        )
+
+    def start_run(self, exercise_id: str, *, variant: str | None = None,
+                  device: str | None = None, overrides: dict[str, Any] | None = None,
+                  code: str | Path | None = None, record: bool = True,
+                  grace_s: float | None = None) -> RunHandle:
+        """Start a run in a child process and record it; iterate `handle.events()`."""
+        spec = self.build_spec(exercise_id, variant=variant, device=device,
+                               overrides=overrides, code=code)
+        return self.start_spec(spec, record=record, grace_s=grace_s)
+
+    def start_spec(self, spec: RunSpec, *, record: bool = True,
+                   grace_s: float | None = None) -> RunHandle:
+        recorder = SqliteRecorder(self._db if self._db is not None else self.settings.db_path,
+                                  now=self.settings.now) if record else None
+        kwargs: dict[str, Any] = {"recorder": recorder, "python": self._python,
+                                  "now": self.settings.now}
+        if grace_s is not None:
+            kwargs["grace_s"] = grace_s
+        return RunHandle(spec, **kwargs).start()
+
+    def runs(self, exercise_id: str | None = None, *, limit: int | None = 50) -> list[Any]:
+        """Recorded runs (store.runs.RunRecord), newest first."""
+        return self._read(lambda db: _runs().list_runs(db, exercise_id, limit=limit), [])
+
+    def run(self, run_id: str) -> Any:
+        """One recorded run (store.runs.RunRecord), or None."""
+        return self._read(lambda db: _runs().get_run(db, run_id), None)
+
+    def _read(self, fn: Callable[[Any], Any], default: Any) -> Any:
+        if self._db is not None:
+            return fn(self._db)
+        path = Path(self.settings.db_path)
+        if str(path) != ":memory:" and not path.exists():
+            return default                 # nothing recorded yet; don't create a file to read
+        from studyapp.store.db import open_database
+
+        db = open_database(path, daily_backup=False)
+        try:
+            return fn(db)
+        finally:
+            db.conn.close()
+
+
+def _runs() -> Any:
+    from studyapp.store import runs
+
+    return runs
+
+
+def _code_path(ex: Exercise, code: str | Path | None) -> Path | None:
+    if code in (None, "solution"):
+        return ex.solution_file
+    if code == "learner":
+        if ex.learner_file is None:
+            raise ExerciseError(f"exercise {ex.id!r} has no learner file")
+        return ex.learner_file
+    path = Path(code).expanduser()  # type: ignore[arg-type]
+    if not path.is_file():
+        raise ExerciseError(f"code file {path} does not exist")
+    return path.resolve()
