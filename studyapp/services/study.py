@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -23,9 +22,9 @@ from studyapp.config import Settings
 from studyapp.course.model import Diagnostic, Lesson, ParseResult, SectionKind
 from studyapp.store.db import open_database, write_transaction
 from studyapp.store.settings import StudySettings, load_settings, set_setting
-from studyapp.store.sync import SyncReport, resolve_card_id, sync_course
+from studyapp.store.sync import SyncReport, put_card_state, resolve_card_id, sync_course
 from studyapp.study import srs
-from studyapp.study.day import day_end, learner_day, parse_utc, resolve_timezone, utc_text
+from studyapp.study.day import learner_day, resolve_timezone, utc_text
 from studyapp.study.identity import normalise, quiz_card_natural_id
 from studyapp.study.plan import plan_id, plan_steps
 from studyapp.study.queue import Limits, rooms
@@ -383,12 +382,13 @@ class StudyService:
             st = self.study_settings
             after_state = srs.review(card_id, before_state, rating, now,
                                      st.desired_retention, st.fuzz)
+            after_state["due_day"] = srs.due_day(after_state, now, day, self.day_of).isoformat()
             after_state["first_review_day"] = (
                 before_state or {}).get("first_review_day") or day.isoformat()
             self._put_card_state(c, card_id, after_state)
             self._log(c, stamp, day, card_id, "card", rating, seconds, answer, source,
                       before_state, after_state)
-        return GradeResult(card_id, rating, self.day_of(parse_utc(after_state["due"])))
+        return GradeResult(card_id, rating, date.fromisoformat(after_state["due_day"]))
 
     @staticmethod
     def _log(c: sqlite3.Connection, stamp: str, day: date, item_id: str, kind: str, rating: int,
@@ -405,24 +405,17 @@ class StudyService:
     @staticmethod
     def _card_state(c: sqlite3.Connection, card_id: str) -> dict[str, Any] | None:
         row = c.execute(
-            "SELECT due, state, step, stability, difficulty, last_review, reps, lapses, "
+            "SELECT due, due_day, state, step, stability, difficulty, last_review, reps, lapses, "
             "first_review_day FROM card_state WHERE card_id=?", (card_id,)).fetchone()
         if row is None:
             return None
-        keys = ("due", "state", "step", "stability", "difficulty", "last_review", "reps",
-                "lapses", "first_review_day")
+        keys = ("due", "due_day", "state", "step", "stability", "difficulty", "last_review",
+                "reps", "lapses", "first_review_day")
         return dict(zip(keys, row))
 
     @staticmethod
     def _put_card_state(c: sqlite3.Connection, card_id: str, s: dict[str, Any]) -> None:
-        c.execute(
-            "INSERT OR REPLACE INTO card_state (card_id, due, state, step, stability, "
-            "difficulty, last_review, reps, lapses, first_review_day) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (card_id, s["due"], s["state"], s.get("step"), s.get("stability"),
-             s.get("difficulty"), s.get("last_review"), s.get("reps", 0), s.get("lapses", 0),
-             s.get("first_review_day")),
-        )
+        put_card_state(c, card_id, s)
 
     def undo_last(self) -> str | None:
         """Undo the latest grade in the database: its log row is removed and the item's state
@@ -462,7 +455,6 @@ class StudyService:
         New cards come only from completed lessons (the lesson quiz starts the others).
         """
         today = self.today()
-        end = utc_text(day_end(today, self.tz, self.start_hour))
         new_done, reviews_done = self._done_today(today)
         new_room, review_room = rooms(self.limits, new_done, reviews_done)
         items: list[DueItem] = []
@@ -475,12 +467,13 @@ class StudyService:
                                  self._context(r[1], "plan"), date.fromisoformat(r[4]), None))
         if review_room:
             for r in self.conn.execute(
-                "SELECT c.id, c.lesson_id, l.title, c.front, c.back, c.kind, s.due "
+                "SELECT c.id, c.lesson_id, l.title, c.front, c.back, c.kind, s.due_day "
                 "FROM card_state s JOIN cards c ON c.id = s.card_id "
                 "JOIN lessons l ON l.id = c.lesson_id "
-                "WHERE s.due < ? AND c.retired=0 ORDER BY s.due LIMIT ?", (end, review_room)
+                "WHERE s.due_day <= ? AND c.retired=0 ORDER BY s.due_day, s.due LIMIT ?",
+                (today.isoformat(), review_room)
             ):
-                items.append(self._card_item(r, min(today, self.day_of(parse_utc(r[6])))))
+                items.append(self._card_item(r, date.fromisoformat(r[6])))
         if new_room:
             for r in self.conn.execute(
                 "SELECT c.id, c.lesson_id, l.title, c.front, c.back, c.kind FROM cards c "
@@ -533,10 +526,10 @@ class StudyService:
         if row[0]:
             candidates.append(date.fromisoformat(row[0]))
         row = self.conn.execute(
-            "SELECT min(s.due) FROM card_state s JOIN cards c ON c.id=s.card_id "
+            "SELECT min(s.due_day) FROM card_state s JOIN cards c ON c.id=s.card_id "
             "WHERE c.retired=0").fetchone()
         if row[0]:
-            candidates.append(self.day_of(parse_utc(row[0])))
+            candidates.append(date.fromisoformat(row[0]))
         row = self.conn.execute(
             "SELECT 1 FROM cards c JOIN lesson_progress p ON p.lesson_id=c.lesson_id "
             "WHERE p.completed_at IS NOT NULL AND c.retired=0 AND NOT EXISTS "
@@ -561,16 +554,12 @@ class StudyService:
             idx = max(0, (date.fromisoformat(due_day) - today).days)
             if idx < 30:
                 counts[idx] += n
-        dues = [r[0] for r in self.conn.execute(
-            "SELECT s.due FROM card_state s JOIN cards c ON c.id=s.card_id WHERE c.retired=0 "
-            "ORDER BY s.due")]
-        ends = [utc_text(day_end(today + timedelta(days=i), self.tz, self.start_hour))
-                for i in range(30)]
-        previous = 0
-        for i, end in enumerate(ends):
-            upto = bisect_left(dues, end)
-            counts[i] += upto - previous
-            previous = upto
+        for due_day, n in self.conn.execute(
+            "SELECT s.due_day, count(*) FROM card_state s JOIN cards c ON c.id=s.card_id "
+            "WHERE c.retired=0 AND s.due_day < ? GROUP BY s.due_day",
+            ((today + timedelta(days=30)).isoformat(),)
+        ):
+            counts[max(0, (date.fromisoformat(due_day) - today).days)] += n
         forecast = [(today + timedelta(days=i), counts[i]) for i in range(30)]
         reviews_done = self.conn.execute("SELECT count(*) FROM review_log").fetchone()[0]
         row = self.conn.execute(

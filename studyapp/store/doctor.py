@@ -25,6 +25,7 @@ from typing import Any
 from studyapp.store.backups import BackupInfo, list_backups
 from studyapp.store.db import latest_version, schema_version, write_transaction
 from studyapp.store.schema import index_statements
+from studyapp.store.sync import put_card_state
 
 
 @dataclass
@@ -120,14 +121,7 @@ def run_doctor(conn: sqlite3.Connection, db_path: Path | None, repair: bool = Tr
         if repair:
             with write_transaction(conn) as c:
                 for cid, after in lost:
-                    s = json.loads(after)
-                    c.execute(
-                        "INSERT INTO card_state (card_id, due, state, step, stability, "
-                        "difficulty, last_review, reps, lapses, first_review_day) VALUES "
-                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (cid, s["due"], s["state"], s.get("step"), s.get("stability"),
-                         s.get("difficulty"), s.get("last_review"), s.get("reps", 0),
-                         s.get("lapses", 0), s.get("first_review_day")))
+                    put_card_state(c, cid, json.loads(after))
             report.repaired.append(f"rebuilt the schedule of {len(lost)} cards from their log")
 
     have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}

@@ -105,7 +105,8 @@ CREATE INDEX card_aliases_card ON card_aliases (card_id);
 -- FSRS scheduling state; a card without a row here is new
 CREATE TABLE card_state (
     card_id TEXT PRIMARY KEY REFERENCES cards(id),
-    due TEXT NOT NULL,                      -- UTC ISO
+    due TEXT NOT NULL,                      -- UTC ISO, as FSRS computed it
+    due_day TEXT NOT NULL,                  -- learner day it falls due (DST-proof)
     state INTEGER NOT NULL,                 -- fsrs.State: 1 learning, 2 review, 3 relearning
     step INTEGER,
     stability REAL,
@@ -115,7 +116,7 @@ CREATE TABLE card_state (
     lapses INTEGER NOT NULL DEFAULT 0,
     first_review_day TEXT                   -- learner day of its first answer
 );
-CREATE INDEX card_state_due ON card_state (due);
+CREATE INDEX card_state_due ON card_state (due_day, due);
 CREATE INDEX card_state_first_day ON card_state (first_review_day);
 
 -- append-only log of every answer; rows are only removed by an explicit undo

@@ -197,3 +197,15 @@ def stored_cards(conn: sqlite3.Connection, lesson_id: str) -> tuple[list[OldCard
         "SELECT a.alias, a.card_id FROM card_aliases a JOIN cards c ON c.id=a.card_id "
         "WHERE c.lesson_id=?", (lesson_id,)))
     return cards, aliases
+
+
+def put_card_state(conn: sqlite3.Connection, card_id: str, s: dict) -> None:
+    """Write a card's scheduling state (a dict as kept in the review log)."""
+    conn.execute(
+        "INSERT OR REPLACE INTO card_state (card_id, due, due_day, state, step, stability, "
+        "difficulty, last_review, reps, lapses, first_review_day) VALUES "
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (card_id, s["due"], s.get("due_day") or s["due"][:10], s["state"], s.get("step"),
+         s.get("stability"), s.get("difficulty"), s.get("last_review"), s.get("reps", 0),
+         s.get("lapses", 0), s.get("first_review_day")),
+    )

@@ -8,7 +8,7 @@ The state dicts are what the review log stores as JSON, so a log replays exactly
 from __future__ import annotations
 
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -83,3 +83,18 @@ def review(
 def retrievability(state: dict[str, Any], now: datetime, desired_retention: float = 0.9) -> float:
     card = to_card("x", state, now)
     return scheduler(desired_retention, False).get_card_retrievability(card, now)
+
+
+def due_day(after: dict[str, Any], now: datetime, today: date, day_of: Any) -> date:
+    """The learner day a card falls due after a review at `now` (learner day `today`).
+
+    A card in the Review state is due `n` whole days after the day it was reviewed, n being
+    FSRS's interval rounded to days, so a daylight-saving change between the two days
+    cannot move it to a neighbouring day. A learning card (minutes) is due on the day its
+    due time falls in (`day_of(datetime) -> date`).
+    """
+    due = datetime.fromisoformat(after["due"])
+    if int(after["state"]) == int(State.Review):
+        days = round((due - now).total_seconds() / 86400)
+        return today + timedelta(days=max(days, 0))
+    return day_of(due)
