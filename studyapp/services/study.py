@@ -470,7 +470,8 @@ class StudyService:
                 "SELECT c.id, c.lesson_id, l.title, c.front, c.back, c.kind, s.due_day "
                 "FROM card_state s JOIN cards c ON c.id = s.card_id "
                 "JOIN lessons l ON l.id = c.lesson_id "
-                "WHERE s.due_day <= ? AND c.retired=0 ORDER BY s.due_day, s.due LIMIT ?",
+                "WHERE s.due_day <= ? AND c.retired=0 "
+                "ORDER BY s.due_day, s.due, c.lesson_id, c.kind DESC, c.position LIMIT ?",
                 (today.isoformat(), review_room)
             ):
                 items.append(self._card_item(r, date.fromisoformat(r[6])))
