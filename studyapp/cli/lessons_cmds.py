@@ -71,19 +71,43 @@ def _card_reset_warnings(settings: Settings,
                          ) -> list[tuple[str, list[Diagnostic]]]:
     """Warn when an edit would make a card with review history start afresh.
 
-    Compares against the learner database when one exists (--db or the default); lint of
-    a course nobody has studied yet has nothing to compare and adds nothing.
+    Compares against the learner database when one exists (--db or the default), opened
+    read-only: lint never migrates, backs up or writes it. A course nobody has studied yet
+    has nothing to compare, and adds nothing.
     """
     if not settings.db_path.exists():
         return []
-    try:
-        from studyapp.services.study import card_reset_diagnostics
-    except ImportError:  # the study service is optional for instructors' lint runs
-        return []
+    import sqlite3
+
+    from studyapp.store.sync import stored_cards
+    from studyapp.study.identity import edits_that_reset, lesson_cards
+
     lessons = [r.lesson for r in load_paths([Path(p) for p, _ in report if Path(p).exists()])
                if r.lesson is not None]
-    extra = card_reset_diagnostics(settings.db_path, lessons)
-    return [(d.path, [d]) for d in extra]
+    found: list[tuple[str, list[Diagnostic]]] = []
+    try:
+        conn = sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return []
+    try:
+        for lesson in lessons:
+            old, aliases = stored_cards(conn, lesson.id)
+            if not old:
+                continue
+            reviewed = {row[0] for row in conn.execute(
+                "SELECT DISTINCT item_id FROM review_log WHERE item_id LIKE ?",
+                (f"{lesson.id}:%",))}
+            for warning in edits_that_reset(old, lesson_cards(lesson), aliases):
+                if warning.old_id not in reviewed:
+                    continue  # nothing to lose
+                diag = Diagnostic(lesson.source, warning.line or 1, Severity.WARNING,
+                                  warning.message(), "card-reset")
+                found.append((lesson.source, [diag]))
+    except sqlite3.Error:
+        return []  # not a studyapp database, or an older one: nothing to compare
+    finally:
+        conn.close()
+    return found
 
 
 def resolve_lesson(settings: Settings, ref: str) -> ParseResult:
