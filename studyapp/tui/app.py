@@ -1,0 +1,110 @@
+"""The Textual study app: a thin shell that opens the home screen.
+
+Screens do the work; this class holds the service, the theme and the app-wide keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from studyapp.tui.keys import class_bindings, describe
+
+if TYPE_CHECKING:
+    from studyapp.services.study import StudyService
+
+DARK_THEME = "nord"
+LIGHT_THEME = "catppuccin-latte"
+PAINT_ENV = "STUDYAPP_TUI_PAINT_FILE"
+"""When set, the app writes a JSON line to this file at the home screen's first paint and
+exits (used by the start-up benchmark)."""
+
+
+class StudyApp(App[int]):
+    """Home, lessons, reviews and help over one `StudyService`."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "studyapp"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("ctrl+t", "toggle_theme", "Theme"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, service: StudyService, *, cursor_blink: bool = True) -> None:
+        super().__init__()
+        self.service = service
+        self.cursor_blink = cursor_blink
+        self.theme = DARK_THEME
+
+    def on_mount(self) -> None:
+        from studyapp.tui.screens.home import HomeScreen
+
+        self.push_screen(HomeScreen(self.service))
+        if os.environ.get(PAINT_ENV):
+            self.call_after_refresh(self._report_first_paint)
+
+    def _report_first_paint(self) -> None:
+        """Benchmark hook: record the first paint of home, then exit."""
+        record = {
+            "t": time.time(),
+            "screen": type(self.screen).__name__,
+            "torch": "torch" in sys.modules,
+            "transformers": "transformers" in sys.modules,
+        }
+        with open(os.environ[PAINT_ENV], "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+        self.exit(0)
+
+    def on_descendant_focus(self) -> None:
+        if not self.cursor_blink:
+            from textual.widgets import Input
+
+            for field in self.screen.query(Input):
+                field.cursor_blink = False
+
+    def action_help(self) -> None:
+        from studyapp.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_toggle_theme(self) -> None:
+        self.theme = LIGHT_THEME if self.theme == DARK_THEME else DARK_THEME
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette offers every action bound on this screen and on the app."""
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        sources: list[tuple[object, type]] = [(screen, type(screen)), (self, type(self))]
+        focused = screen.focused
+        node = focused
+        while node is not None and node is not screen:
+            sources.insert(0, (node, type(node)))
+            node = node.parent  # type: ignore[assignment]
+        for target, cls in sources:
+            for binding in class_bindings(cls):
+                if binding.action in seen or binding.system:
+                    continue
+                if binding.action.startswith("app.focus") or "copy_text" in binding.action:
+                    continue
+                seen.add(binding.action)
+                yield SystemCommand(
+                    describe(binding),
+                    f"{describe(binding)} (key: {binding.key})",
+                    self._runner(target, binding.action),
+                )
+
+    def _runner(self, target: object, action: str):  # type: ignore[no-untyped-def]
+        async def run() -> None:
+            await self.run_action(action, target)  # type: ignore[arg-type]
+
+        return run

@@ -1,0 +1,212 @@
+"""Home: what is due today, the lessons and their state, the next 30 days, the streak."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Static
+
+from studyapp.course.model import Severity
+from studyapp.tui.format import lesson_state_label, plural, short_date
+from studyapp.tui.widgets.forecast import Forecast
+
+if TYPE_CHECKING:
+    from studyapp.services.study import LessonEntry, StudyService
+
+
+STATE_MARKS = {"new": "○", "in_progress": "◐", "done": "●", "broken": "✗"}
+
+
+class HomeScreen(Screen[None]):
+    """The learner's day at a glance."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "review", "Review now"),
+        Binding("enter", "open_lesson", "Open lesson", show=False),
+        Binding("ctrl+r,R", "reload", "Reload lessons"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, service: StudyService) -> None:
+        super().__init__()
+        self.service = service
+        self.entries: list[LessonEntry] = []
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="home-top", classes="topbar-row topbar"):
+            yield Static("studyapp", id="home-title", classes="title")
+            yield Static("", id="home-date", classes="progress-label")
+        with Horizontal(id="home-summary"):
+            with Vertical(id="due-panel", classes="panel"):
+                yield Static("", id="due-count")
+                yield Static("", id="due-preview", classes="dim")
+                yield Button("Review now (r)", id="review-now", variant="primary", compact=True)
+            with Vertical(id="stats-panel", classes="panel"):
+                yield Forecast(id="forecast")
+                yield Static("", id="streak")
+        table: DataTable[Text | str] = DataTable(id="lessons", cursor_type="row",
+                                                 zebra_stripes=False)
+        yield table
+        yield Static("", id="lesson-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#due-panel").border_title = "Due today"
+        self.query_one("#stats-panel").border_title = "Next 30 days"
+        table = self.query_one("#lessons", DataTable)
+        table.border_title = "Lessons"
+        table.add_column(" ", key="mark", width=1)
+        table.add_column("Lesson", key="title")
+        table.add_column("State", key="state")
+        self.refresh_data()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted:
+            self.refresh_data()
+
+    def on_resize(self) -> None:
+        self._size_title_column()
+
+    # --- data ---------------------------------------------------------------------------
+    def refresh_data(self) -> None:
+        service = self.service
+        today = service.today()
+        stats = service.stats()
+        due = service.due()
+        self.entries = list(stats.lessons)
+
+        self.query_one("#home-date", Static).update(f"{today:%A} {today.day} {today:%B %Y}")
+        plans = sum(1 for d in due if d.kind == "plan")
+        cards = len(due) - plans
+        count = Text()
+        count.append(str(len(due)), style="bold")
+        count.append(" due · ")
+        count.append(f"{plural(plans, 'lesson review')} · {plural(cards, 'card')}")
+        self.query_one("#due-count", Static).update(count)
+        if due:
+            preview = "\n".join(f"· {d.lesson_title}: {d.prompt}" for d in due[:2])
+        else:
+            nxt = service.next_review_date()
+            preview = ("Nothing due. Next review " + short_date(nxt, today)) if nxt else \
+                "Nothing due. Start a lesson below."
+        self.query_one("#due-preview", Static).update(preview)
+        self.query_one("#review-now", Button).disabled = not due
+
+        self.query_one("#forecast", Forecast).show(list(stats.forecast))
+        streak = Text()
+        streak.append(f"Streak {plural(stats.streak, 'day')}", style="bold")
+        if stats.retention is not None:
+            streak.append(f" · retention {stats.retention:.0%}")
+        streak.append(f" · {plural(stats.reviews_done, 'review')} done")
+        self.query_one("#streak", Static).update(streak)
+        self._fill_table()
+
+    def _fill_table(self) -> None:
+        from studyapp.tui.screens.lesson import lesson_pages
+
+        table = self.query_one("#lessons", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        today = self.service.today()
+        for entry in self.entries:
+            total = len(lesson_pages(entry.lesson)) if entry.lesson else 0
+            label = lesson_state_label(entry.state, entry.position, total, entry.next_review, today)
+            style = {"broken": "bold red", "done": "green", "in_progress": "yellow"}.get(
+                entry.state, "")
+            mark = Text(STATE_MARKS.get(entry.state, "○"), style=style)
+            table.add_row(mark, Text(entry.title, overflow="ellipsis", no_wrap=True),
+                          Text(label, style=style), key=entry.id)
+        if self.entries:
+            table.move_cursor(row=min(max(keep, 0), len(self.entries) - 1))
+        self._size_title_column()
+        self._show_detail()
+
+    def _size_title_column(self) -> None:
+        table = self.query_one("#lessons", DataTable)
+        if not table.columns:
+            return
+        width = self.size.width or 80
+        title = next((c for k, c in table.columns.items() if k.value == "title"), None)
+        if title is None:
+            return
+        title.auto_width = False
+        title.width = max(20, width - 34)
+        table.refresh()
+
+    # --- the highlighted lesson ---------------------------------------------------------
+    def current_entry(self) -> LessonEntry | None:
+        table = self.query_one("#lessons", DataTable)
+        if not self.entries or table.cursor_row < 0:
+            return None
+        return self.entries[min(table.cursor_row, len(self.entries) - 1)]
+
+    def _show_detail(self) -> None:
+        entry = self.current_entry()
+        detail = self.query_one("#lesson-detail", Static)
+        if entry is None:
+            detail.update(Text(f"No lessons found in {self.service.settings.lessons_dir}",
+                               style="dim"))
+            return
+        problems = sorted(entry.diagnostics, key=lambda d: d.severity is not Severity.ERROR)
+        errors = [d for d in problems if d.severity is Severity.ERROR]
+        if entry.state == "broken" or errors:
+            head = "BROKEN" if entry.state == "broken" else "Lint"
+            text = Text(f"{head}: {plural(len(errors), 'error')} in {entry.path}\n",
+                        style="bold red")
+            for d in errors[:3]:
+                text.append(f"line {d.line}: {d.message}\n", style="red")
+            if len(errors) > 3:
+                text.append(f"… and {len(errors) - 3} more (studyapp lint)", style="dim")
+            detail.update(text)
+            return
+        text = Text(f"{entry.path}", style="dim")
+        warnings = len(problems)
+        if warnings:
+            text.append(f" · {plural(warnings, 'warning')} (studyapp lint)", style="dim")
+        if entry.next_review:
+            text.append(f"\nNext review {short_date(entry.next_review, self.service.today())}")
+        detail.update(text)
+
+    @on(DataTable.RowHighlighted, "#lessons")
+    def _highlighted(self) -> None:
+        self._show_detail()
+
+    @on(DataTable.RowSelected, "#lessons")
+    def _selected(self) -> None:
+        self.action_open_lesson()
+
+    # --- actions ------------------------------------------------------------------------
+    def action_open_lesson(self) -> None:
+        entry = self.current_entry()
+        if entry is None:
+            return
+        if entry.lesson is None or entry.state == "broken":
+            self.notify(f"{entry.title} is broken; fix it and press ctrl+r to reload.",
+                        severity="error")
+            return
+        from studyapp.tui.screens.lesson import LessonScreen
+
+        self.app.push_screen(LessonScreen(self.service, entry.id, entry.position))
+
+    def action_review(self) -> None:
+        from studyapp.tui.screens.review import ReviewScreen
+
+        self.app.push_screen(ReviewScreen(self.service))
+
+    def action_reload(self) -> None:
+        self.service.reload()
+        self.refresh_data()
+        broken = sum(1 for e in self.entries if e.state == "broken")
+        note = f" · {broken} broken" if broken else ""
+        self.notify(f"Reloaded {plural(len(self.entries), 'lesson')}{note}.")
+
+    @on(Button.Pressed, "#review-now")
+    def _review_now(self) -> None:
+        self.action_review()

@@ -1,0 +1,269 @@
+"""One lesson, walked section by section with free movement back and forth.
+
+The screen turns the parsed lesson into pages, shows one page at a time, and is the only
+place that talks to the study service: widgets post messages, the screen saves.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Button, Footer, Input, ProgressBar, Static
+
+from studyapp.course.model import Lesson, Section, SectionKind
+from studyapp.tui.format import short_date
+from studyapp.tui.widgets.concept_cards import ConceptCards
+from studyapp.tui.widgets.learning_path import LearningPath, StepView
+from studyapp.tui.widgets.markdown_section import MarkdownSection
+from studyapp.tui.widgets.prior_knowledge import PriorKnowledge
+from studyapp.tui.widgets.quiz import QuizQuestion, QuizView
+from studyapp.tui.widgets.review_plan import PlanRow, ReviewPlanView
+
+if TYPE_CHECKING:
+    from studyapp.services.study import StudyService
+
+EXERCISE_SCREEN = "studyapp.tui.screens.exercise"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One stop of the walk: a section as written, or the closing review plan."""
+
+    kind: SectionKind
+    title: str
+    section: Section | None
+
+
+def lesson_pages(lesson: Lesson) -> list[Page]:
+    """Sections in the order written; a review-plan page at the end when the lesson has none."""
+    pages = [
+        Page(s.kind, s.kind.title if s.is_standard else s.heading, s) for s in lesson.sections
+    ]
+    if not any(p.kind is SectionKind.REVIEW_PLAN for p in pages):
+        pages.append(Page(SectionKind.REVIEW_PLAN, SectionKind.REVIEW_PLAN.title, None))
+    return pages
+
+
+def exercises_available() -> bool:
+    try:
+        return importlib.util.find_spec(EXERCISE_SCREEN) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+class LessonScreen(Screen[None]):
+    """Walks a lesson's sections; remembers the position when the learner leaves."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n,right,pagedown", "next_section", "Next"),
+        Binding("p,left,pageup", "prev_section", "Prev"),
+        Binding("home", "first_section", "First", show=False),
+        Binding("end", "last_section", "Last", show=False),
+        Binding("f", "finish", "Finish lesson"),
+        Binding("x", "open_exercise", "Exercise"),
+        Binding("escape,q", "leave", "Home"),
+    ]
+
+    def __init__(self, service: StudyService, lesson_id: str, position: int = 0) -> None:
+        super().__init__()
+        self.service = service
+        self.lesson = service.lesson(lesson_id)
+        self.pages = lesson_pages(self.lesson)
+        self.position = max(0, min(position, len(self.pages) - 1))
+        self._quiz_grades: dict[int, tuple[int, date | None]] = {}
+
+    # --- layout -------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Vertical(id="lesson-top", classes="topbar"):
+            with Horizontal(classes="topbar-row"):
+                yield Static(self.lesson.title, id="lesson-title", classes="title")
+                yield Static("", id="lesson-progress", classes="progress-label")
+            yield ProgressBar(total=len(self.pages), show_eta=False, show_percentage=False,
+                              id="lesson-bar")
+        yield Vertical(id="section-body")
+        with Horizontal(id="lesson-nav", classes="nav-row"):
+            yield Button("◀ Prev (p)", id="prev", compact=True)
+            yield Static("", id="nav-hint", classes="nav-hint")
+            yield Button("Next (n) ▶", id="next", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show_page()
+
+    @property
+    def page(self) -> Page:
+        return self.pages[self.position]
+
+    def show_page(self) -> None:
+        page = self.page
+        total = len(self.pages)
+        self.query_one("#lesson-progress", Static).update(
+            f"{self.position + 1}/{total} {page.title}"
+        )
+        self.query_one("#lesson-bar", ProgressBar).update(progress=self.position + 1)
+        self.query_one("#prev", Button).disabled = self.position == 0
+        self.query_one("#next", Button).disabled = self.position == total - 1
+        body = self.query_one("#section-body")
+        body.remove_children()
+        body.mount(self._page_widget(page))
+        self.service.save_position(self.lesson.id, self.position)
+
+    def _markdown(self, page: Page, **kwargs: object) -> MarkdownSection:
+        text = page.section.markdown if page.section else ""
+        return MarkdownSection(text or "*(empty section)*", **kwargs)  # type: ignore[arg-type]
+
+    def _page_widget(self, page: Page) -> Widget:
+        lesson = self.lesson
+        kind = page.kind
+        if kind is SectionKind.PRIOR_KNOWLEDGE and lesson.prior_knowledge:
+            return PriorKnowledge([p.text for p in lesson.prior_knowledge],
+                                  self.service.prior_answers(lesson.id))
+        if kind is SectionKind.KEY_CONCEPTS and lesson.concepts:
+            return ConceptCards([(c.term, c.explanation) for c in lesson.concepts])
+        if kind is SectionKind.LEARNING_PATH and lesson.steps:
+            steps = [StepView(s.title, s.items) for s in lesson.steps]
+            return LearningPath(steps, self.service.steps_done(lesson.id))
+        if kind is SectionKind.EXAMPLES:
+            linked = tuple(dict.fromkeys(e.exercise for e in lesson.examples if e.exercise))
+            return self._markdown(page, exercises=linked,
+                                  exercises_available=exercises_available())
+        if kind is SectionKind.QUIZ and lesson.quiz:
+            questions = [QuizQuestion(q.question, q.answer) for q in lesson.quiz]
+            return QuizView(questions, self._quiz_grades, self.service.today())
+        if kind is SectionKind.RECAP:
+            return self._markdown(page, footer=self._prior_answers_markdown())
+        if kind is SectionKind.REVIEW_PLAN:
+            return self._plan_view()
+        return self._markdown(page)
+
+    def _prior_answers_markdown(self) -> str:
+        if not self.lesson.prior_knowledge:
+            return ""
+        answers = self.service.prior_answers(self.lesson.id)
+        lines = ["### Your answers before the lesson", ""]
+        for i, prompt in enumerate(self.lesson.prior_knowledge):
+            answer = answers.get(i, "").strip() or "*(no answer)*"
+            lines.append(f"- **{prompt.text}**  \n  {answer}")
+        return "\n".join(lines)
+
+    def _plan_view(self) -> ReviewPlanView:
+        scheduled = self.service.plan_reviews(self.lesson.id)
+        today = self.service.today()
+        if scheduled:
+            rows = [PlanRow(r.prompt, r.prompt, r.due, r.done) for r in scheduled]
+            return ReviewPlanView(rows, True, today)
+        rows = [PlanRow(s.interval or f"{s.days} d", s.prompt) for s in self.lesson.review_plan]
+        return ReviewPlanView(rows, False, today)
+
+    # --- moving -------------------------------------------------------------------------
+    def _leave_page(self) -> None:
+        for view in self.query(PriorKnowledge):
+            view.save_all()
+
+    def go(self, position: int) -> None:
+        position = max(0, min(position, len(self.pages) - 1))
+        if position != self.position:
+            self._leave_page()
+            self.position = position
+            self.show_page()
+
+    def action_next_section(self) -> None:
+        self.go(self.position + 1)
+
+    def action_prev_section(self) -> None:
+        self.go(self.position - 1)
+
+    def action_first_section(self) -> None:
+        self.go(0)
+
+    def action_last_section(self) -> None:
+        self.go(len(self.pages) - 1)
+
+    def action_leave(self) -> None:
+        if isinstance(self.focused, Input):
+            self.set_focus(None)  # escape first leaves the answer field
+            return
+        self._leave_page()
+        self.service.save_position(self.lesson.id, self.position)
+        self.dismiss(None)
+
+    def action_finish(self) -> None:
+        """Go to the review plan; there, finish the lesson (schedules the reviews)."""
+        plan = next(i for i, p in enumerate(self.pages) if p.kind is SectionKind.REVIEW_PLAN)
+        if self.position != plan:
+            self.go(plan)
+        elif not self.service.plan_reviews(self.lesson.id):
+            self.finish()
+
+    def action_open_exercise(self) -> None:
+        linked = [e.exercise for e in self.lesson.examples if e.exercise]
+        if linked:
+            self.open_exercise(linked[0])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_exercise":
+            has = self.page.kind is SectionKind.EXAMPLES and any(
+                e.exercise for e in self.lesson.examples)
+            return bool(has and exercises_available())
+        return True
+
+    def open_exercise(self, exercise: str) -> None:
+        if not exercises_available():
+            self.notify("Hands-on exercises are not installed yet.", severity="warning")
+            return
+        module = importlib.import_module(EXERCISE_SCREEN)
+        self.app.push_screen(module.ExerciseScreen(self.service, exercise))
+
+    def finish(self) -> None:
+        self._leave_page()
+        reviews = self.service.complete_lesson(self.lesson.id)
+        today = self.service.today()
+        if reviews:
+            first = min(r.due for r in reviews)
+            self.notify(f"Lesson finished. First review {short_date(first, today)}.",
+                        title="Well done")
+        body = self.query_one("#section-body")
+        body.remove_children()
+        body.mount(self._plan_view())
+
+    # --- messages from the section widgets -----------------------------------------------
+    @on(Button.Pressed, "#next")
+    def _next(self) -> None:
+        self.action_next_section()
+
+    @on(Button.Pressed, "#prev")
+    def _prev(self) -> None:
+        self.action_prev_section()
+
+    @on(PriorKnowledge.AnswerSaved)
+    def _answer_saved(self, event: PriorKnowledge.AnswerSaved) -> None:
+        self.service.save_prior_answer(self.lesson.id, event.index, event.text)
+
+    @on(LearningPath.StepToggled)
+    def _step_toggled(self, event: LearningPath.StepToggled) -> None:
+        self.service.set_step_done(self.lesson.id, event.index, event.done)
+
+    @on(QuizView.Graded)
+    def _quiz_graded(self, event: QuizView.Graded) -> None:
+        card_id = self.service.quiz_card_id(self.lesson.id, event.index)
+        result = self.service.grade(card_id, event.rating, seconds=event.seconds,
+                                    answer=event.answer or None, source="quiz")
+        self._quiz_grades[event.index] = (event.rating, result.next_due)
+        self.query_one(QuizView).mark_graded(event.index, event.rating, result.next_due)
+
+    @on(ReviewPlanView.Finish)
+    def _finish(self) -> None:
+        self.finish()
+
+    @on(MarkdownSection.OpenExercise)
+    def _open_exercise(self, event: MarkdownSection.OpenExercise) -> None:
+        self.open_exercise(event.exercise)

@@ -1,0 +1,139 @@
+"""The daily review: today's queue, one prompt at a time, graded 1-4, with undo."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, ProgressBar, Static
+
+from studyapp.tui.format import RATINGS, plural, short_date
+from studyapp.tui.widgets.answer_card import AnswerCard
+
+if TYPE_CHECKING:
+    from studyapp.services.study import DueItem, GradeResult, StudyService
+
+
+class ReviewScreen(Screen[None]):
+    """Reviews `service.due()`; `u` undoes the last grade; a summary at the end."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("u,ctrl+z", "undo", "Undo grade"),
+        Binding("escape,q", "leave", "Home"),
+    ]
+
+    def __init__(self, service: StudyService) -> None:
+        super().__init__()
+        self.service = service
+        self.queue: list[DueItem] = service.due()
+        self.index = 0
+        self.results: list[GradeResult] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="topbar"):
+            with Horizontal(classes="topbar-row"):
+                yield Static("Review", classes="title")
+                yield Static("", id="review-progress", classes="progress-label")
+            yield ProgressBar(total=max(1, len(self.queue)), show_eta=False,
+                              show_percentage=False, id="review-bar")
+        yield AnswerCard(id="review-card")
+        with Vertical(id="review-summary", classes="panel"):
+            yield Static("", id="summary-text")
+            with Horizontal(classes="button-row"):
+                yield Button("Home (escape)", id="summary-home", variant="primary", compact=True)
+                yield Button("Undo last (u)", id="summary-undo", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#review-summary").border_title = "Done for today"
+        self.show_current()
+
+    @property
+    def card(self) -> AnswerCard:
+        return self.query_one("#review-card", AnswerCard)
+
+    def show_current(self) -> None:
+        total = len(self.queue)
+        self.query_one("#review-bar", ProgressBar).update(total=max(1, total), progress=self.index)
+        finished = self.index >= total
+        self.card.display = not finished
+        self.query_one("#review-summary").display = finished
+        if finished:
+            self.query_one("#review-progress", Static).update(f"{total}/{total}")
+            self._show_summary()
+            self.query_one("#summary-home", Button).focus()
+            return
+        item = self.queue[self.index]
+        self.query_one("#review-progress", Static).update(f"{self.index + 1}/{total}")
+        kind = {"plan": "Lesson review", "card": "Card"}.get(item.kind, item.kind)
+        if item.card_kind:
+            kind = f"{item.card_kind.capitalize()} card"
+        header = f"{kind} · {item.lesson_title}"
+        if item.due < self.service.today():
+            header += f" · due {short_date(item.due, self.service.today())}"
+        self.card.show(item.prompt, item.answer, item.context, header=header)
+
+    def _show_summary(self) -> None:
+        today = self.service.today()
+        text = Text()
+        if not self.queue:
+            text.append("Nothing is due today.\n", style="bold")
+        else:
+            counts = Counter(r.rating for r in self.results)
+            text.append(f"You reviewed {plural(len(self.results), 'item')}.\n", style="bold")
+            text.append("  ".join(f"{RATINGS[r]} {counts.get(r, 0)}" for r in RATINGS) + "\n")
+        nxt = self.service.next_review_date()
+        if nxt is not None:
+            text.append(f"Next review: {short_date(nxt, today)} ({nxt.isoformat()})")
+        else:
+            text.append("No reviews scheduled yet: finish a lesson to schedule some.")
+        self.query_one("#summary-text", Static).update(text)
+        self.query_one("#summary-undo", Button).disabled = not self.results
+
+    @on(AnswerCard.Graded, "#review-card")
+    def _graded(self, event: AnswerCard.Graded) -> None:
+        item = self.queue[self.index]
+        result = self.service.grade(item.id, event.rating, seconds=event.seconds,
+                                    answer=event.answer or None)
+        self.results.append(result)
+        self.index += 1
+        self.show_current()
+
+    def action_undo(self) -> None:
+        undone = self.service.undo_last()
+        if undone is None:
+            self.notify("Nothing to undo.")
+            return
+        # Step back to the undone item; if it came from elsewhere, put it in front.
+        if self.results and self.results[-1].item_id == undone:
+            self.results.pop()
+        back = next((i for i in range(self.index - 1, -1, -1) if self.queue[i].id == undone), None)
+        if back is None:
+            self.notify("Undid a grade from an earlier session.")
+            self.queue = self.service.due()
+            self.index = 0
+            self.results.clear()
+        else:
+            self.index = back
+        self.notify("Undid the last grade.", timeout=3)
+        self.show_current()
+
+    def action_leave(self) -> None:
+        if isinstance(self.focused, Input):
+            self.set_focus(self.card)
+            return
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#summary-home")
+    def _home(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#summary-undo")
+    def _undo(self) -> None:
+        self.action_undo()

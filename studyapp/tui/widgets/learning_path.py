@@ -1,0 +1,50 @@
+"""The learning path: steps the learner checks off."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Checkbox, Static
+
+
+@dataclass(frozen=True)
+class StepView:
+    title: str
+    lines: tuple[str, ...]
+
+
+class LearningPath(VerticalScroll):
+    """A checkbox per step with its sub-items; posts `StepToggled`."""
+
+    @dataclass
+    class StepToggled(Message):
+        index: int
+        done: bool
+
+    def __init__(self, steps: list[StepView], done: set[int], *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="section-view")
+        self._steps = steps
+        self._done = done
+
+    def compose(self) -> ComposeResult:
+        yield Static("Check each step off when you have done it (space or click).", classes="hint")
+        for i, step in enumerate(self._steps):
+            yield Checkbox(f"{i + 1}. {step.title}", i in self._done, id=f"step-{i}",
+                           classes="step")
+            if step.lines:
+                yield Static("\n".join(f"  • {line}" for line in step.lines), classes="step-items")
+
+    def on_mount(self) -> None:
+        boxes = list(self.query(Checkbox))
+        if boxes:
+            boxes[0].focus()
+
+    @on(Checkbox.Changed, ".step")
+    def _changed(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        assert event.checkbox.id is not None
+        self.post_message(self.StepToggled(int(event.checkbox.id.split("-")[1]), event.value))
