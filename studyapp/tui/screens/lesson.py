@@ -64,11 +64,11 @@ class LessonScreen(Screen[None]):
     """Walks a lesson's sections; remembers the position when the learner leaves."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n,right,pagedown", "next_section", "Next"),
-        Binding("p,left,pageup", "prev_section", "Prev"),
-        Binding("home", "first_section", "First", show=False),
-        Binding("end", "last_section", "Last", show=False),
-        Binding("f", "finish", "Finish lesson"),
+        Binding("n", "next_section", "Next"),
+        Binding("p", "prev_section", "Prev"),
+        Binding("g", "first_section", "First section", show=False),
+        Binding("G", "last_section", "Last section", show=False),
+        Binding("f", "finish", "Finish"),
         Binding("x", "open_exercise", "Exercise"),
         Binding("escape,q", "leave", "Home"),
     ]
