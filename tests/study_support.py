@@ -26,9 +26,9 @@ def make_lesson(lesson_id: str = "epochs", quiz=None, concepts=None, plan=None,
         ("Epoch", "one full pass over the training set.", None),
         ("Early stopping", "stop when validation loss has not improved for a while.", None),
     ]
-    plan = plan if plan is not None else [(1, "What is an epoch?"), (3, "Explain early "
-                                                                      "stopping."),
-                                          (7, "Walk through a run."), (30, "Pitfalls?")]
+    plan = plan if plan is not None else [
+        (1, "What is an epoch?"), (3, "Explain early stopping."), (7, "Walk through a run."),
+        (30, "Pitfalls?")]
     return Lesson(
         id=lesson_id, title=title, language="en",
         source=source or f"/course/{lesson_id}.md",

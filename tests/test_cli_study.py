@@ -176,7 +176,7 @@ def test_grades_survive_sigkill_mid_session(env):
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     buf = bytearray()
     try:
-        marker = "Your answer".encode()
+        marker = b"Your answer"
         _read_until(proc.stdout, marker, 1, buf)
         for n, rating in enumerate([3, 1, 4, 2], start=1):
             proc.stdin.write(f"answer {n}\n{rating}\n".encode())

@@ -2,10 +2,9 @@
 
 from datetime import UTC, date, datetime, timedelta
 
-from tests.study_support import SOFIA, local, make_lesson, service
-
 from studyapp.study import srs
 from studyapp.study.day import day_end, day_start, learner_day, resolve_timezone
+from tests.study_support import SOFIA, local, make_lesson, service
 
 
 def test_review_at_0330_counts_for_the_previous_day():

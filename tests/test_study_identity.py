@@ -1,7 +1,5 @@
 """Card identity: normalised-text keys, explicit ids, matching of edited cards."""
 
-from tests.study_support import make_lesson
-
 from studyapp.study.identity import (
     OldCard,
     edits_that_reset,
@@ -10,6 +8,7 @@ from studyapp.study.identity import (
     normalise,
     text_key,
 )
+from tests.study_support import make_lesson
 
 
 def test_normalise_ignores_case_whitespace_and_punctuation():

@@ -4,7 +4,7 @@ import json
 import shutil
 import time
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from fsrs import Card, Rating, Scheduler
@@ -71,7 +71,7 @@ def test_seed_cards_come_from_quiz_and_concepts(tmp_path, seed_dir):
     quiz = [i for i in cards if i.card_kind == "quiz"]
     assert quiz[0].prompt == lesson.quiz[0].question
     assert quiz[0].answer is None and quiz[0].context  # no answer: the lesson's passage
-    concept = [i for i in cards if i.card_kind == "concept"][0]
+    concept = next(i for i in cards if i.card_kind == "concept")
     assert concept.prompt == lesson.concepts[0].term
     assert concept.answer == lesson.concepts[0].explanation
 

@@ -98,7 +98,7 @@ class ExerciseService:
         var = ex.variant(variant)
         settings = resolve_settings(var, overrides)
         run_id = run_id or new_run_id()
-        code_path = _code_path(ex, code)
+        code_path = resolve_code_path(ex, code)
         data = None
         if ex.data is not None:
             data = {k: (str(v) if isinstance(v, Path) else v)
@@ -170,7 +170,7 @@ def _runs() -> Any:
     return runs
 
 
-def _code_path(ex: Exercise, code: str | Path | None) -> Path | None:
+def resolve_code_path(ex: Exercise, code: str | Path | None) -> Path | None:
     if code in (None, "solution"):
         return ex.solution_file
     if code == "learner":

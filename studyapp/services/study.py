@@ -386,6 +386,8 @@ class StudyService:
             after_state["first_review_day"] = (
                 before_state or {}).get("first_review_day") or day.isoformat()
             self._put_card_state(c, card_id, after_state)
+            if before_state is None:
+                c.execute("UPDATE cards SET scheduled=1 WHERE id=?", (card_id,))
             self._log(c, stamp, day, card_id, "card", rating, seconds, answer, source,
                       before_state, after_state)
         return GradeResult(card_id, rating, date.fromisoformat(after_state["due_day"]))
@@ -394,10 +396,12 @@ class StudyService:
     def _log(c: sqlite3.Connection, stamp: str, day: date, item_id: str, kind: str, rating: int,
              seconds: float | None, answer: str | None, source: str,
              before: dict[str, Any] | None, after: dict[str, Any]) -> None:
+        prev = before.get("state") if (kind == "card" and before) else None
         c.execute(
             "INSERT INTO review_log (time, day, item_id, item_kind, rating, seconds, answer, "
-            "source, state_before, state_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (stamp, day.isoformat(), item_id, kind, rating, seconds, answer, source,
+            "source, prev_state, state_before, state_after) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (stamp, day.isoformat(), item_id, kind, rating, seconds, answer, source, prev,
              json.dumps(before, ensure_ascii=False) if before is not None else None,
              json.dumps(after, ensure_ascii=False)),
         )
@@ -433,6 +437,7 @@ class StudyService:
                           (int(before["done"]), before["done_at"], before["rating"], item_id))
             elif before is None:
                 c.execute("DELETE FROM card_state WHERE card_id=?", (item_id,))
+                c.execute("UPDATE cards SET scheduled=0 WHERE id=?", (item_id,))
             else:
                 self._put_card_state(c, item_id, before)
             c.execute("DELETE FROM review_log WHERE id=?", (log_id,))
@@ -470,22 +475,27 @@ class StudyService:
                 "SELECT c.id, c.lesson_id, l.title, c.front, c.back, c.kind, s.due_day "
                 "FROM card_state s JOIN cards c ON c.id = s.card_id "
                 "JOIN lessons l ON l.id = c.lesson_id "
-                "WHERE s.due_day <= ? AND c.retired=0 "
-                "ORDER BY s.due_day, s.due, c.lesson_id, c.kind DESC, c.position LIMIT ?",
+                "WHERE s.due_day <= ? AND c.retired=0 ORDER BY s.due_day, s.due, s.card_id LIMIT ?",
                 (today.isoformat(), review_room)
             ):
                 items.append(self._card_item(r, date.fromisoformat(r[6])))
         if new_room:
-            for r in self.conn.execute(
-                "SELECT c.id, c.lesson_id, l.title, c.front, c.back, c.kind FROM cards c "
-                "JOIN lesson_progress p ON p.lesson_id = c.lesson_id "
-                "JOIN lessons l ON l.id = c.lesson_id "
-                "WHERE p.completed_at IS NOT NULL AND c.retired=0 AND NOT EXISTS "
-                "(SELECT 1 FROM card_state s WHERE s.card_id = c.id) "
-                "ORDER BY p.completed_at, c.lesson_id, c.kind DESC, c.position LIMIT ?",
-                (new_room,)
-            ):
-                items.append(self._card_item(r, today))
+            # lesson by lesson (completion order), each through the partial index of new
+            # cards, so the cost does not grow with the cards already scheduled
+            completed = [r[0] for r in self.conn.execute(
+                "SELECT p.lesson_id FROM lesson_progress p JOIN lessons l ON l.id=p.lesson_id "
+                "WHERE p.completed_at IS NOT NULL AND l.present=1 "
+                "ORDER BY p.completed_at, p.lesson_id")]
+            for lesson_id in completed:
+                if new_room <= 0:
+                    break
+                rows = self.conn.execute(
+                    "SELECT c.id, c.lesson_id, l.title, c.front, c.back, c.kind FROM cards c "
+                    "JOIN lessons l ON l.id = c.lesson_id WHERE c.lesson_id=? AND "
+                    "c.scheduled=0 AND c.retired=0 ORDER BY c.kind DESC, c.position LIMIT ?",
+                    (lesson_id, new_room)).fetchall()
+                items.extend(self._card_item(r, today) for r in rows)
+                new_room -= len(rows)
         return items
 
     def _card_item(self, r: Any, due: date) -> DueItem:
@@ -532,9 +542,9 @@ class StudyService:
         if row[0]:
             candidates.append(date.fromisoformat(row[0]))
         row = self.conn.execute(
-            "SELECT 1 FROM cards c JOIN lesson_progress p ON p.lesson_id=c.lesson_id "
-            "WHERE p.completed_at IS NOT NULL AND c.retired=0 AND NOT EXISTS "
-            "(SELECT 1 FROM card_state s WHERE s.card_id=c.id) LIMIT 1").fetchone()
+            "SELECT 1 FROM lesson_progress p JOIN cards c ON c.lesson_id=p.lesson_id "
+            "AND c.scheduled=0 AND c.retired=0 WHERE p.completed_at IS NOT NULL LIMIT 1"
+        ).fetchone()
         if row:
             candidates.append(today + timedelta(days=1))
         if not candidates:
@@ -565,13 +575,15 @@ class StudyService:
         reviews_done = self.conn.execute("SELECT count(*) FROM review_log").fetchone()[0]
         row = self.conn.execute(
             "SELECT count(*), coalesce(sum(rating > 1), 0) FROM review_log "
-            "WHERE item_kind='card' AND json_extract(state_before, '$.state') = 2").fetchone()
+            "WHERE item_kind='card' AND prev_state = 2").fetchone()
         retention = (row[1] / row[0]) if row[0] else None
-        days = {date.fromisoformat(r[0]) for r in self.conn.execute(
-            "SELECT DISTINCT day FROM review_log")}
+        def answered(day: date) -> bool:
+            return self.conn.execute("SELECT 1 FROM review_log WHERE day=? LIMIT 1",
+                                     (day.isoformat(),)).fetchone() is not None
+
         streak = 0
-        cursor = today if today in days else today - timedelta(days=1)
-        while cursor in days:
+        cursor = today if answered(today) else today - timedelta(days=1)
+        while answered(cursor):
             streak += 1
             cursor -= timedelta(days=1)
         return Stats(due_today, forecast, reviews_done, retention, streak, self.lessons())

@@ -124,6 +124,17 @@ def run_doctor(conn: sqlite3.Connection, db_path: Path | None, repair: bool = Tr
                     put_card_state(c, cid, json.loads(after))
             report.repaired.append(f"rebuilt the schedule of {len(lost)} cards from their log")
 
+    flags = conn.execute(
+        "SELECT count(*) FROM cards c WHERE c.scheduled <> "
+        "(EXISTS (SELECT 1 FROM card_state s WHERE s.card_id = c.id))").fetchone()[0]
+    if flags:
+        report.found.append(f"cards: {flags} cards marked new/scheduled wrongly")
+        if repair:
+            with write_transaction(conn) as c:
+                c.execute("UPDATE cards SET scheduled = "
+                          "(EXISTS (SELECT 1 FROM card_state s WHERE s.card_id = cards.id))")
+            report.repaired.append(f"fixed the new/scheduled mark of {flags} cards")
+
     have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     missing = [s for s in index_statements() if s.split()[5] not in have]
     if missing:

@@ -89,11 +89,13 @@ CREATE TABLE cards (
     norm TEXT NOT NULL,                     -- normalised front, for matching edits
     position INTEGER NOT NULL DEFAULT 0,
     retired INTEGER NOT NULL DEFAULT 0,
+    scheduled INTEGER NOT NULL DEFAULT 0,   -- 1 once it has a card_state row (not new)
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
 CREATE INDEX cards_lesson ON cards (lesson_id, kind);
-CREATE INDEX cards_new ON cards (retired, lesson_id);
+CREATE INDEX cards_new ON cards (lesson_id, kind DESC, position)
+    WHERE scheduled = 0 AND retired = 0;
 
 -- every id a card has been known under (its own included) -> the card
 CREATE TABLE card_aliases (
@@ -116,8 +118,7 @@ CREATE TABLE card_state (
     lapses INTEGER NOT NULL DEFAULT 0,
     first_review_day TEXT                   -- learner day of its first answer
 );
-CREATE INDEX card_state_due ON card_state (due_day, due);
-CREATE INDEX card_state_first_day ON card_state (first_review_day);
+CREATE INDEX card_state_due ON card_state (due_day, due, card_id);
 
 -- append-only log of every answer; rows are only removed by an explicit undo
 CREATE TABLE review_log (
@@ -130,11 +131,13 @@ CREATE TABLE review_log (
     seconds REAL,
     answer TEXT,
     source TEXT NOT NULL DEFAULT 'review',  -- review | quiz | cli
+    prev_state INTEGER,                     -- FSRS state before (NULL: new card, or plan)
     state_before TEXT,                      -- JSON
     state_after TEXT                        -- JSON
 );
 CREATE INDEX review_log_item ON review_log (item_id, id);
 CREATE INDEX review_log_day ON review_log (day);
+CREATE INDEX review_log_retention ON review_log (prev_state, item_kind, rating);
 
 -- training runs and exercise progress (queries in store/runs.py)
 CREATE TABLE runs (
