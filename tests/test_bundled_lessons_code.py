@@ -61,6 +61,8 @@ def test_python_block_runs(code: str, tmp_path: Path):
         HF_DATASETS_OFFLINE="1",
         TOKENIZERS_PARALLELISM="false",
     )
+    # The examples use tiny models: one thread each avoids oversubscribing a busy machine.
+    env.setdefault("OMP_NUM_THREADS", "1")
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=tmp_path,
