@@ -20,7 +20,7 @@ LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
 # An opening fence of three or more backticks (or tildes) tagged python/py, up to a closing
 # fence of the same characters at the same indentation.
 FENCE = re.compile(
-    r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?:python|py)\b[^\n]*\n"
+    r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?:python3?|py)\b[^\n]*\n"
     r"(?P<body>.*?)"
     r"^(?P=indent)(?P=fence)[ \t]*$",
     re.MULTILINE | re.DOTALL,
@@ -36,9 +36,7 @@ def _blocks() -> list:
             indent = match.group("indent")
             body = match.group("body")
             if indent:
-                body = "\n".join(
-                    ln[len(indent):] if ln.startswith(indent) else ln for ln in body.split("\n")
-                )
+                body = "\n".join(ln.removeprefix(indent) for ln in body.split("\n"))
             params.append(pytest.param(body, id=f"{path.name}:{line}"))
     return params
 
@@ -65,6 +63,7 @@ def test_python_block_runs(code: str, tmp_path: Path):
     env.setdefault("OMP_NUM_THREADS", "1")
     result = subprocess.run(
         [sys.executable, "-c", code],
+        check=False,
         cwd=tmp_path,
         env=env,
         capture_output=True,
