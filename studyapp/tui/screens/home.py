@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -101,7 +102,10 @@ class HomeScreen(Screen[None]):
 
         self.query_one("#forecast", Forecast).show(list(stats.forecast))
         streak = Text()
-        streak.append(f"Streak {plural(stats.streak, 'day')}", style="bold")
+        if stats.streak:
+            streak.append(f"Streak {plural(stats.streak, 'day')}", style="bold")
+        else:
+            streak.append("No streak yet", style="bold")
         if stats.retention is not None:
             streak.append(f" · retention {stats.retention:.0%}")
         streak.append(f" · {plural(stats.reviews_done, 'review')} done")
@@ -137,7 +141,7 @@ class HomeScreen(Screen[None]):
         if title is None:
             return
         title.auto_width = False
-        title.width = max(20, width - 34)
+        title.width = max(20, min(width - 34, 60))
         table.refresh()
 
     # --- the highlighted lesson ---------------------------------------------------------
@@ -158,7 +162,7 @@ class HomeScreen(Screen[None]):
         errors = [d for d in problems if d.severity is Severity.ERROR]
         if entry.state == "broken" or errors:
             head = "BROKEN" if entry.state == "broken" else "Lint"
-            text = Text(f"{head}: {plural(len(errors), 'error')} in {entry.path}\n",
+            text = Text(f"{head}: {plural(len(errors), 'error')} in {Path(entry.path).name}\n",
                         style="bold red")
             for d in errors[:3]:
                 text.append(f"line {d.line}: {d.message}\n", style="red")
@@ -166,7 +170,7 @@ class HomeScreen(Screen[None]):
                 text.append(f"… and {len(errors) - 3} more (studyapp lint)", style="dim")
             detail.update(text)
             return
-        text = Text(f"{entry.path}", style="dim")
+        text = Text(Path(entry.path).name, style="dim")
         warnings = len(problems)
         if warnings:
             text.append(f" · {plural(warnings, 'warning')} (studyapp lint)", style="dim")

@@ -25,8 +25,8 @@ class Forecast(Static):
         if days:
             busiest = max(days, key=lambda d: d[1])
             total = sum(counts)
-            text.append(f"{total} due in {len(days)} days", style="dim")
+            text.append(f"{total} in {len(days)} days", style="dim")
             if busiest[1]:
-                text.append(f" · busiest {busiest[0].day} {busiest[0]:%b} ({busiest[1]})",
+                text.append(f" · peak {busiest[0].day} {busiest[0]:%b}: {busiest[1]}",
                             style="dim")
         self.update(text)
