@@ -1,0 +1,168 @@
+"""TUI benchmark: time from process start to the home screen's first paint.
+
+A course of 50 lessons with 10,000 cards (100 key concepts and 100 quiz questions each)
+is written to a temporary folder and synced into a database once; 10 lessons are
+finished a week before "now", so home has plan prompts, new cards and a forecast to show.
+
+Then, in the same run, alternately (median of REPEATS each):
+
+- `tui first paint`: `python -m studyapp --db ... --lessons ...` in a pseudo-terminal
+  (100x30) with STUDYAPP_TUI_PAINT_FILE set: the app writes the wall-clock time at the
+  home screen's first paint and exits;
+- the floor: a bare Textual app that shows one label, started the same way.
+
+Both are measured from just before the process is spawned. ratio = value / baseline.
+A second row checks that torch and transformers are not in sys.modules when home is
+shown (value = how many of them were loaded; 0 is the only good answer).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import select
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+N_LESSONS = 50
+CONCEPTS = 100
+QUIZ = 100
+REPEATS = 5
+FINISHED = 10
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parent.parent
+
+BARE_APP = """
+import json, os, sys, time
+from textual.app import App
+from textual.widgets import Label
+
+class Bare(App):
+    def compose(self):
+        yield Label("hello")
+    def on_mount(self):
+        self.call_after_refresh(self.painted)
+    def painted(self):
+        with open(os.environ["STUDYAPP_TUI_PAINT_FILE"], "a") as fh:
+            fh.write(json.dumps({"t": time.time(), "torch": "torch" in sys.modules,
+                                 "transformers": "transformers" in sys.modules}) + "\\n")
+        self.exit()
+
+Bare().run()
+"""
+
+
+def lesson_text(i: int) -> str:
+    lines = [f"---\nid: bench-{i:02d}\ntitle: Benchmark lesson {i}\n---", f"# Lesson {i}", "",
+             "## Overview", f"Lesson {i} exists to be timed.", "", "## Key Concepts"]
+    lines += [f"- **Term {i}-{k}** – explanation number {k} of lesson {i}." for k in range(CONCEPTS)]
+    lines += ["", "## Short Retrieval Quiz"]
+    for k in range(QUIZ):
+        lines += [f"{k + 1}. Question {k} of lesson {i}?", f"   Answer: Answer {k}."]
+    lines += ["", "## Quick Recap", "- Timing matters.", ""]
+    return "\n".join(lines)
+
+
+def build_course(folder: Path) -> tuple[Path, Path]:
+    from studyapp.config import Settings
+    from studyapp.services.study import StudyService
+
+    lessons = folder / "lessons"
+    lessons.mkdir()
+    for i in range(N_LESSONS):
+        (lessons / f"{i:02d}-bench.md").write_text(lesson_text(i), encoding="utf-8")
+    db = folder / "study.db"
+    week_ago = Settings(db, lessons, folder / "ex", fixed_now=NOW - timedelta(days=7))
+    with StudyService.open(week_ago) as service:
+        for i in range(FINISHED):
+            service.complete_lesson(f"bench-{i:02d}")
+        cards = service.db.execute("SELECT count(*) FROM cards").fetchone()[0]
+    if cards != N_LESSONS * (CONCEPTS + QUIZ):
+        raise RuntimeError(f"expected {N_LESSONS * (CONCEPTS + QUIZ)} cards, synced {cards}")
+    return lessons, db
+
+
+def run_until_painted(argv: list[str], env: dict[str, str], paint_file: Path,
+                      timeout: float = 60.0) -> dict:
+    """Spawn argv on a 100x30 pseudo-terminal; return its paint record with `elapsed`."""
+    paint_file.unlink(missing_ok=True)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    env = {**env, "STUDYAPP_TUI_PAINT_FILE": str(paint_file), "TERM": "xterm-256color"}
+    start = time.time()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
+                            close_fds=True, start_new_session=True)
+    os.close(slave)
+    deadline = time.monotonic() + timeout
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                try:
+                    os.read(master, 65536)  # drain the terminal so the app never blocks
+                except OSError:
+                    break
+        proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    if not paint_file.exists():
+        raise RuntimeError(f"{argv[:3]} exited ({proc.returncode}) without painting")
+    record = json.loads(paint_file.read_text().splitlines()[0])
+    record["elapsed"] = record["t"] - start
+    return record
+
+
+def run() -> list[dict]:
+    with tempfile.TemporaryDirectory(prefix="studyapp-bench-tui-") as tmp:
+        folder = Path(tmp)
+        lessons, db = build_course(folder)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STUDYAPP_")}
+        env.update(STUDYAPP_NOW=NOW.isoformat(), STUDYAPP_DATA_DIR=str(folder / "data"))
+        app_argv = [sys.executable, "-m", "studyapp", "--db", str(db), "--lessons", str(lessons)]
+        bare_argv = [sys.executable, "-c", BARE_APP]
+        paint = folder / "paint.jsonl"
+        app_times, bare_times, heavy = [], [], set()
+        run_until_painted(app_argv, env, paint)  # warm the file cache once, not counted
+        for _ in range(REPEATS):
+            record = run_until_painted(app_argv, env, paint)
+            if record.get("screen") != "HomeScreen":
+                raise RuntimeError(f"first paint was {record.get('screen')}, not HomeScreen")
+            app_times.append(record["elapsed"] * 1000)
+            heavy |= {name for name in ("torch", "transformers") if record.get(name)}
+            bare_times.append(run_until_painted(bare_argv, env, paint)["elapsed"] * 1000)
+    value, baseline = statistics.median(app_times), statistics.median(bare_times)
+    return [
+        {
+            "name": "tui first paint (50 lessons, 10k cards)",
+            "value": value,
+            "unit": "ms",
+            "baseline": baseline,
+            "ratio": value / baseline,
+            "note": f"median of {REPEATS}; floor: bare Textual app with one label",
+        },
+        {
+            "name": "tui heavy modules at home (torch, transformers)",
+            "value": len(heavy),
+            "unit": "loaded",
+            "baseline": 0,
+            "ratio": None,
+            "note": "ok: neither imported" if not heavy else "FAIL: " + ", ".join(sorted(heavy)),
+        },
+    ]
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
