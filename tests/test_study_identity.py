@@ -1,5 +1,8 @@
 """Card identity: normalised-text keys, explicit ids, matching of edited cards."""
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from studyapp.study.identity import (
     OldCard,
     edits_that_reset,
@@ -14,6 +17,7 @@ from tests.study_support import make_lesson
 def test_normalise_ignores_case_whitespace_and_punctuation():
     assert normalise("  What is an   EPOCH? ") == "what is an epoch"
     assert normalise("Какво е „epoch“?") == "какво е epoch"
+    assert normalise("Don't fine-tune — yet.") == "dont fine tune yet"
     assert text_key("What is an epoch?") == text_key("what is an epoch")
     assert text_key("What is an epoch?") != text_key("What is a batch?")
 
@@ -80,3 +84,34 @@ def test_concept_term_renamed_with_same_explanation_is_matched():
     other = lesson_cards(make_lesson("l", quiz=[], concepts=[
         ("Learning rate", "how far each update moves the weights", None)]))
     assert match_edits(old, other) == []
+
+
+def test_reset_warnings_against_the_database(tmp_path):
+    from studyapp.store.sync import reset_warnings
+    from tests.study_support import local, service
+
+    svc = service(tmp_path, local(2026, 11, 23, 10), make_lesson())
+    typo = make_lesson(quiz=[("What is an epohc?", "One full pass over the training set.", None),
+                             ("Why keep a validation set apart from the test set?",
+                              "It is used for decisions.", None)])
+    assert reset_warnings(svc.conn, [typo]) == []
+    rewrite = make_lesson(quiz=[("Name one full pass over the data.", "Epoch.", None)])
+    warnings = reset_warnings(svc.conn, [rewrite])
+    assert sorted(w.old_front for w in warnings) == [
+        "What is an epoch?", "Why keep a validation set apart from the test set?"]
+    assert svc.conn.execute("SELECT count(*) FROM cards WHERE retired=1").fetchone()[0] == 0
+
+
+@given(st.text(min_size=1, max_size=60), st.randoms(use_true_random=False))
+def test_keys_ignore_case_spacing_and_punctuation(text, rnd):
+    assert normalise(normalise(text)) == normalise(text)
+    noisy = []
+    for ch in text:
+        upper = ch.upper()
+        if rnd.random() < 0.3 and upper.casefold() == ch.casefold():
+            ch = upper
+        noisy.append(ch * 2 if ch.isspace() else ch)  # wider spacing
+        if rnd.random() < 0.2:
+            noisy.append(rnd.choice([",", "?", "!", "…", "“", "'", ".", "*"]))
+    noisy_text = "  " + "".join(noisy) + " \t"
+    assert text_key(noisy_text) == text_key(text)

@@ -209,3 +209,19 @@ def put_card_state(conn: sqlite3.Connection, card_id: str, s: dict) -> None:
          s.get("stability"), s.get("difficulty"), s.get("last_review"), s.get("reps", 0),
          s.get("lapses", 0), s.get("first_review_day")),
     )
+
+
+def reset_warnings(conn: sqlite3.Connection, lessons: Sequence[Lesson]) -> list:
+    """For `studyapp lint --db`: the stored cards these (edited) lessons would leave behind.
+
+    Returns `study.identity.ResetWarning`s (lesson_id, old card, closest new card, ratio,
+    line of the new card; `.message()` for the text). Nothing is written.
+    """
+    from studyapp.study.identity import edits_that_reset
+
+    out = []
+    for lesson in lessons:
+        cards, aliases = stored_cards(conn, lesson.id)
+        if cards:
+            out.extend(edits_that_reset(cards, lesson_cards(lesson), aliases))
+    return out

@@ -32,13 +32,19 @@ _SPACE = re.compile(r"\s+")
 
 
 def normalise(text: str) -> str:
-    """Case folded, punctuation and symbols removed, whitespace collapsed (NFKC first)."""
+    """Case folded, punctuation and symbols removed, whitespace collapsed (NFKC first).
+
+    Dashes and slashes count as spaces (so "test-set" and "test set" agree); any other
+    punctuation or symbol is dropped (so "don't" and "dont" agree).
+    """
     text = unicodedata.normalize("NFKC", text).casefold()
     kept = []
     for ch in text:
         cat = unicodedata.category(ch)
-        if cat[0] in "PS":
-            kept.append(" ")
+        if cat == "Pd" or ch in "/\\|":
+            kept.append(" ")  # dashes and slashes separate words: "test-set" = "test set"
+        elif cat[0] in "PS":
+            continue  # other punctuation is removed: "don't" = "dont", "e.g." = "eg"
         elif cat[0] == "C" and not ch.isspace():
             continue
         else:
