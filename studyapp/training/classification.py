@@ -32,6 +32,7 @@ from studyapp.training.catalog import CheckSpec, evaluate_checks
 from studyapp.training.codecheck import load_module, run_code_checks
 from studyapp.training.device import (
     autocast,
+    cpu_threads,
     describe,
     make_scaler,
     memory_mb,
@@ -69,8 +70,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
     t_start = time.perf_counter()
     s = {**DEFAULTS, **ctx.settings}
     spec = ctx.spec
-    if s["threads"] > 0:
-        torch.set_num_threads(int(s["threads"]))
+    threads = cpu_threads(int(s["threads"]))
+    torch.set_num_threads(threads)
     seed_everything(int(s["seed"]))
 
     code = _learner_code(ctx)
@@ -225,7 +226,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
         trainable_share=n_trainable / n_total,
         train_time_s=train_time, time_s=time.perf_counter() - t_start,
         steps_per_s=step / train_time if train_time > 0 else None,
-        peak_memory_mb=memory_mb(device), precision=precision.name,
+        peak_memory_mb=memory_mb(device), autocast=precision.name,
+        threads=threads if device.type == "cpu" else None,
     )
     checks = [CheckSpec(**c) for c in spec.checks]
     return {"metrics": measured, "checks": evaluate_checks(checks, measured),

@@ -32,9 +32,27 @@ from studyapp.training.runtime import (
     RunSpec,
 )
 
+# task name (exercise.toml `task`) -> the module whose `run(ctx) -> dict` runs it. Tasks not
+# listed here are looked up in `studyapp.training.tasks` (its `module_for`, else the module
+# `studyapp.training.tasks.<task>`).
 TASKS = {
     "classification": "studyapp.training.classification",
 }
+
+
+def task_module(task: str) -> str:
+    if task in TASKS:
+        return TASKS[task]
+    try:
+        from studyapp.training.tasks import module_for
+    except ImportError:
+        module_for = None
+    found = module_for(task) if module_for else None
+    if found:
+        return found
+    if not task.isidentifier():
+        raise ValueError(f"unknown task {task!r} (known: {', '.join(TASKS)})")
+    return f"studyapp.training.tasks.{task}"
 
 
 def _prepare_env(spec: RunSpec) -> None:
@@ -82,10 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     ctx = RunContext(spec=spec, emit=emit, cancel_requested=cancel_requested)
     status = 0
     try:
-        module_name = TASKS.get(spec.task)
-        if module_name is None:
-            raise ValueError(f"unknown task {spec.task!r} (known: {', '.join(TASKS)})")
-        module = __import__(module_name, fromlist=["run"])
+        module_name = task_module(spec.task)
+        try:
+            module = __import__(module_name, fromlist=["run"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            raise ValueError(f"unknown task {spec.task!r}: no module {module_name}") from None
         result = module.run(ctx)
         emit(Finished(metrics=result["metrics"], checks=result.get("checks", [])))
     except RunCancelled as exc:

@@ -1,0 +1,352 @@
+"""Exercise commands: list, run, runs, check.
+
+Thin faces over `services.exercises.ExerciseService`. A run trains in a child process;
+this process only shows its events (a rich progress bar, then a plotext plot of the losses
+and the metrics and checks). Ctrl-C cancels the run and keeps what was measured; a second
+Ctrl-C stops the training process at once. `--json` prints one JSON object and nothing
+else on stdout.
+
+Exit status of `exercise run`: 0 finished with every check passed, 1 finished with a
+check failed or the run failed, 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sys
+from typing import Any
+
+import click
+
+from studyapp.config import Settings
+
+EXIT_CANCELLED = 130
+
+
+def _dump(obj: Any) -> None:
+    click.echo(json.dumps(_finite(obj), ensure_ascii=False, indent=2))
+
+
+def _finite(value: Any) -> Any:
+    """Strict JSON: NaN and infinities (a diverged loss) become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _service(settings: Settings):  # -> ExerciseService
+    from studyapp.services.exercises import ExerciseService
+
+    return ExerciseService(settings)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:.{digits}g}"
+    if value is None:
+        return "-"
+    return str(value)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(exercise)
+
+
+@click.group()
+def exercise() -> None:
+    """Hands-on exercises: fine-tune real models and check the outcome."""
+
+
+# -- list -------------------------------------------------------------------------------------
+
+@exercise.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_obj
+def list_cmd(settings: Settings, as_json: bool) -> None:
+    """List the exercises, their lesson, variants and progress."""
+    from studyapp.store.db import StoreError
+
+    svc = _service(settings)
+    try:
+        entries = svc.exercises()
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _, problems = svc.load()
+    if as_json:
+        _dump([e.to_dict() for e in entries])
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("id", "title", "lesson", "variants", "status")
+        for e in entries:
+            ex = e.exercise
+            variants = ", ".join(f"[b]{v}[/b]" if v == ex.default_variant else v
+                                 for v in ex.variants)
+            table.add_row(ex.id, ex.title, ex.lesson, variants, e.status)
+        Console().print(table)
+        if not entries:
+            click.echo(f"no exercises in {settings.exercises_dir}")
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
+
+
+# -- run --------------------------------------------------------------------------------------
+
+@exercise.command("run")
+@click.argument("exercise_id", metavar="ID")
+@click.option("--variant", "-v", help="Which variant (default: the exercise's own).")
+@click.option("--device", "-d", help="cuda, cuda:N, mps or cpu (default: the best there is).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Change a setting, e.g. --set lr=1e-4 --set epochs=3. Repeatable.")
+@click.option("--code", metavar="PATH",
+              help="Your code: a file path, 'learner' (the bundled file) or 'solution' "
+                   "(the reference solution, the default).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
+@click.pass_obj
+def run_cmd(settings: Settings, exercise_id: str, variant: str | None, device: str | None,
+            sets: tuple[str, ...], code: str | None, as_json: bool) -> None:
+    """Run exercise ID: train, evaluate, check. Ctrl-C cancels and keeps what was measured."""
+    from studyapp.training.catalog import ExerciseError, parse_overrides
+
+    svc = _service(settings)
+    try:
+        handle = svc.start_run(exercise_id, variant=variant, device=device,
+                               overrides=parse_overrides(sets), code=code)
+    except ExerciseError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    interrupts = {"n": 0}
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        interrupts["n"] += 1
+        if interrupts["n"] == 1:
+            handle.cancel()
+            if not as_json:
+                click.echo("\ncancelling (Ctrl-C again to stop at once)...", err=True)
+        else:
+            handle.kill()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        if as_json:
+            result = handle.wait()
+        else:
+            result = _run_with_progress(handle)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        handle.kill()
+
+    for err in handle.recorder_errors:
+        click.echo(f"warning: the run could not be recorded: {err}", err=True)
+    if as_json:
+        out = result.to_dict()
+        out.pop("losses", None)
+        out["losses"] = {"train_points": len(result.losses["train"]),
+                         "val": result.losses["val"]}
+        if result.status == "failed" and result.traceback:
+            out["traceback"] = result.traceback
+        _dump(out)
+    else:
+        _print_result(result)
+    if result.status == "cancelled":
+        sys.exit(EXIT_CANCELLED)
+    if result.status != "finished" or result.passed is False:
+        sys.exit(1)
+
+
+def _run_with_progress(handle):  # -> RunResult
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from studyapp.training.events import Evaluation, Log, Started, Step
+
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
+        TimeRemainingColumn(), console=console, transient=False,
+    )
+    task = progress.add_task("starting", total=None, info="")
+    val_text = ""
+    with progress:
+        for event in handle.events():
+            if isinstance(event, Started):
+                progress.update(task, description=f"{event.exercise}/{event.variant}",
+                                total=event.total_steps)
+                progress.console.print(f"device: {event.device}   model: {event.model}   "
+                                       f"training examples: {event.train_examples}")
+            elif isinstance(event, Log):
+                progress.console.print(f"[dim]{event.message}")
+            elif isinstance(event, Evaluation):
+                acc = event.metrics.get("val_accuracy")
+                val_text = f"val loss {event.val_loss:.3f}" + (
+                    f" acc {acc:.3f}" if isinstance(acc, float) else "")
+                progress.update(task, info=f"{val_text}")
+            elif isinstance(event, Step):
+                sps = event.step / event.elapsed if event.elapsed > 0 else 0.0
+                progress.update(task, completed=event.step,
+                                info=f"loss {event.loss:.3f}  {val_text}  {sps:.2f} steps/s")
+    return handle.result
+
+
+def _downsample(points: list[list[float]], limit: int = 300) -> tuple[list[float], list[float]]:
+    """At most `limit` points, each the mean of a run of neighbours (keeps the plot light)."""
+    if not points:
+        return [], []
+    if len(points) <= limit:
+        return [p[0] for p in points], [p[1] for p in points]
+    size = math.ceil(len(points) / limit)
+    xs, ys = [], []
+    for i in range(0, len(points), size):
+        chunk = [p for p in points[i:i + size] if isinstance(p[1], int | float)]
+        if chunk:
+            xs.append(sum(p[0] for p in chunk) / len(chunk))
+            ys.append(sum(p[1] for p in chunk) / len(chunk))
+    return xs, ys
+
+
+def loss_plot(losses: dict[str, list[list[float]]], width: int = 80, height: int = 16) -> str:
+    """The train and validation losses as a plotext plot (a string with ANSI colours)."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    tx, ty = _downsample([p for p in losses.get("train", []) if _finite(p[1]) is not None])
+    vx, vy = _downsample([p for p in losses.get("val", []) if _finite(p[1]) is not None])
+    if tx:
+        plt.plot(tx, ty, label="train loss", marker="braille")
+    if vx:
+        plt.plot(vx, vy, label="val loss", marker="braille")
+    plt.xlabel("step")
+    plt.title("loss")
+    return plt.build()
+
+
+def _print_result(result) -> None:  # result: RunResult
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    if result.losses["train"] or result.losses["val"]:
+        width = max(40, min(console.width, 100))
+        console.print(Text.from_ansi(loss_plot(result.losses, width=width)))
+    m = result.metrics
+    table = Table("metric", "value", title=f"run {result.run_id[:8]}: {result.status}")
+    rows = [
+        ("device", m.get("device") or result.device), ("model", m.get("model")),
+        ("test accuracy before", m.get("accuracy_before")), ("test accuracy", m.get("accuracy")),
+        ("test F1", m.get("f1")), ("precision", m.get("precision")),
+        ("recall", m.get("recall")), ("val loss first", m.get("val_loss_first")),
+        ("val loss", m.get("val_loss")), ("val accuracy", m.get("val_accuracy")),
+        ("trainable params", m.get("trainable_params")),
+        ("trainable share", m.get("trainable_share")), ("steps", m.get("steps")),
+        ("train time (s)", m.get("train_time_s")), ("total time (s)", m.get("time_s")),
+        ("peak memory (MB)", m.get("peak_memory_mb")),
+    ]
+    for name, value in rows:
+        if value is not None:
+            table.add_row(name, f"{value:,}" if isinstance(value, int) else _fmt(value))
+    console.print(table)
+    for check in result.checks:
+        mark = "[green]PASS[/green]" if check.get("passed") else "[red]FAIL[/red]"
+        console.print(f"{mark} {check.get('message')}")
+    if result.status == "failed":
+        console.print(f"[red]failed:[/red] {result.error}")
+        if result.traceback:
+            console.print(Text(result.traceback.strip().splitlines()[-1]
+                               if result.traceback.strip() else "", style="dim"))
+    elif result.status == "cancelled":
+        console.print(f"[yellow]cancelled[/yellow] after {result.step} steps; "
+                      "the losses so far are kept with the run")
+    elif result.passed:
+        console.print("[green]exercise passed[/green]")
+    console.print(f"[dim]run id {result.run_id}")
+
+
+# -- runs -------------------------------------------------------------------------------------
+
+@exercise.command("runs")
+@click.argument("exercise_id", metavar="ID", required=False)
+@click.option("--limit", default=20, show_default=True, help="How many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list (with losses).")
+@click.pass_obj
+def runs_cmd(settings: Settings, exercise_id: str | None, limit: int, as_json: bool) -> None:
+    """The run history of exercise ID (all exercises without ID)."""
+    from studyapp.store.db import StoreError
+
+    try:
+        records = _service(settings).runs(exercise_id, limit=limit)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _dump([r.to_dict() for r in records])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("run", "started (UTC)", "exercise", "variant", "status", "device",
+                  "accuracy", "F1", "val loss", "time (s)", "checks")
+    for r in records:
+        m = r.metrics
+        passed = {True: "[green]passed", False: "[red]failed", None: ""}[r.passed]
+        table.add_row(r.id[:8], r.started_at.strftime("%Y-%m-%d %H:%M"), r.exercise,
+                      r.variant or "", r.status, (r.device or "").split(" (")[0],
+                      _fmt(m.get("accuracy"), 3), _fmt(m.get("f1"), 3),
+                      _fmt(m.get("val_loss"), 3),
+                      _fmt(r.duration_s, 3), passed)
+    Console().print(table)
+    if not records:
+        click.echo("no runs yet")
+
+
+# -- check ------------------------------------------------------------------------------------
+
+@exercise.command("check")
+@click.argument("exercise_id", metavar="ID")
+@click.option("--code", metavar="PATH", default="learner", show_default=True,
+              help="The file to check: a path, 'learner' or 'solution'.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def check_cmd(settings: Settings, exercise_id: str, code: str, as_json: bool) -> None:
+    """Run the fast checks of your code for exercise ID (no training)."""
+    from studyapp.services.exercises import resolve_code_path
+    from studyapp.training.catalog import ExerciseError
+    from studyapp.training.codecheck import check_file
+
+    svc = _service(settings)
+    try:
+        ex = svc.exercise(exercise_id)
+        path = resolve_code_path(ex, code)
+    except ExerciseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if path is None or ex.code_checks_file is None:
+        raise click.ClickException(f"exercise {ex.id!r} has no code checks")
+    results = check_file(path, ex.code_checks_file)
+    if as_json:
+        _dump({"exercise": ex.id, "code": str(path),
+               "passed": all(r.passed for r in results),
+               "checks": [r.to_dict() for r in results]})
+    else:
+        for r in results:
+            mark = click.style("PASS", fg="green") if r.passed else click.style("FAIL", fg="red")
+            click.echo(f"{mark} {r.name}" + ("" if r.passed else f"\n     {r.message}"))
+    if not all(r.passed for r in results):
+        sys.exit(1)
