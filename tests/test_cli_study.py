@@ -197,3 +197,25 @@ def test_grades_survive_sigkill_mid_session(env):
         "SELECT rating FROM review_log ORDER BY id")]
     assert ratings == [3, 1, 4, 2]
     assert run(env, "doctor").exit_code == 0
+
+
+def test_ctrl_c_ends_the_session_with_a_summary(env):
+    assert run(env, "complete", "epochs-101", now="2026-11-23T10:00+02:00").exit_code == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "studyapp", "review"], cwd=ROOT,
+        env={**os.environ, **env, "STUDYAPP_NOW": "2026-11-24T10:00+02:00"},
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    buf = bytearray()
+    try:
+        _read_until(proc.stdout, b"Your answer", 1, buf)
+        proc.stdin.write(b"x\n4\n")
+        proc.stdin.flush()
+        _read_until(proc.stdout, b"Your answer", 2, buf)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = (bytes(buf) + out).decode()
+    assert proc.returncode == 0, text
+    assert "Reviewed 1 item (Easy 1)" in text and "Traceback" not in text
