@@ -338,3 +338,27 @@ def test_open_and_due_are_fast_with_50_lessons_and_10k_cards(tmp_path):
     assert len(items) > 20
     assert opened < 1.0, opened
     assert queued < 0.2, queued
+
+
+def test_one_service_used_from_two_threads(tmp_path):
+    import threading
+
+    svc = service(tmp_path, local(2026, 11, 23, 10), make_lesson())
+    ids = [svc.quiz_card_id("epochs", 0), svc.quiz_card_id("epochs", 1)]
+    errors = []
+
+    def work(cid):
+        try:
+            for n in range(100):
+                svc.grade(cid, 1 + n % 4)
+                svc.due()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(cid,)) for cid in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert svc.conn.execute("SELECT count(*) FROM review_log").fetchone()[0] == 200

@@ -9,12 +9,15 @@ Time comes from `settings.now()` (UTC); the learner's day from the `day_start_ho
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import sqlite_utils
 
@@ -165,13 +168,32 @@ def _blocks(markdown: str) -> list[str]:
     return ["\n".join(b).strip() for b in blocks if "".join(b).strip()]
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _locked(method: F) -> F:
+    """Run the method under the service's lock: one connection, callable from any thread."""
+
+    @functools.wraps(method)
+    def wrapper(self: StudyService, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 class StudyService:
-    """See the module docstring. Open with `StudyService.open(settings)`; close when done."""
+    """See the module docstring. Open with `StudyService.open(settings)`; close when done.
+
+    Thread-safe: the methods share one SQLite connection under a re-entrant lock, so a TUI
+    worker thread may call them as well as the UI thread.
+    """
 
     def __init__(self, settings: Settings, db: sqlite_utils.Database) -> None:
         self.settings = settings
         self.db = db
         self.conn: sqlite3.Connection = db.conn
+        self._lock = threading.RLock()
         self._results: list[ParseResult] = []
         self._lessons: dict[str, Lesson] = {}
         self.last_sync: SyncReport | None = None
@@ -188,6 +210,7 @@ class StudyService:
             service.reload()
         return service
 
+    @_locked
     def close(self) -> None:
         self.db.close()
 
@@ -197,12 +220,14 @@ class StudyService:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @_locked
     def reload(self) -> None:
         """Re-read the lessons folder and sync it into the database."""
         from studyapp.course.loader import load_lessons
 
         self.load_results(load_lessons(Path(self.settings.lessons_dir)))
 
+    @_locked
     def load_results(self, results: list[ParseResult]) -> SyncReport:
         """Use these parsed lessons as the course (tests hand-build them) and sync."""
         self._results = list(results)
@@ -218,6 +243,7 @@ class StudyService:
         self.start_hour = self.study_settings.day_start_hour
         self.limits = Limits(self.study_settings.new_per_day, self.study_settings.reviews_per_day)
 
+    @_locked
     def set_setting(self, key: str, value: str) -> str:
         """Store a learner setting (see store.settings.DEFAULTS); returns the stored value."""
         stored = set_setting(self.conn, key, value)
@@ -235,6 +261,7 @@ class StudyService:
 
     # -- lessons and progress -----------------------------------------------------------
 
+    @_locked
     def lessons(self) -> list[LessonEntry]:
         progress = {
             r[0]: r[1:] for r in self.conn.execute(
@@ -264,6 +291,7 @@ class StudyService:
         if lesson_id not in self._lessons:
             raise KeyError(lesson_id)
 
+    @_locked
     def save_position(self, lesson_id: str, position: int) -> None:
         self._require(lesson_id)
         stamp = utc_text(self.now())
@@ -276,16 +304,19 @@ class StudyService:
                 (lesson_id, stamp, int(position), stamp),
             )
 
+    @_locked
     def save_prior_answer(self, lesson_id: str, index: int, text: str) -> None:
         self._require(lesson_id)
         with write_transaction(self.conn) as c:
             c.execute("INSERT OR REPLACE INTO prior_answers (lesson_id, idx, text, updated_at) "
                       "VALUES (?, ?, ?, ?)", (lesson_id, int(index), text, utc_text(self.now())))
 
+    @_locked
     def prior_answers(self, lesson_id: str) -> dict[int, str]:
         return dict(self.conn.execute(
             "SELECT idx, text FROM prior_answers WHERE lesson_id=? ORDER BY idx", (lesson_id,)))
 
+    @_locked
     def set_step_done(self, lesson_id: str, index: int, done: bool) -> None:
         self._require(lesson_id)
         with write_transaction(self.conn) as c:
@@ -296,10 +327,12 @@ class StudyService:
                 c.execute("DELETE FROM steps_done WHERE lesson_id=? AND idx=?",
                           (lesson_id, int(index)))
 
+    @_locked
     def steps_done(self, lesson_id: str) -> set[int]:
         return {r[0] for r in self.conn.execute(
             "SELECT idx FROM steps_done WHERE lesson_id=?", (lesson_id,))}
 
+    @_locked
     def quiz_card_id(self, lesson_id: str, quiz_index: int) -> str:
         """The id of the card for the lesson's quiz question `quiz_index` (0-based)."""
         natural = quiz_card_natural_id(self.lesson(lesson_id), quiz_index)
@@ -307,6 +340,7 @@ class StudyService:
 
     # -- the review plan --------------------------------------------------------------------
 
+    @_locked
     def complete_lesson(self, lesson_id: str) -> list[PlanReview]:
         """Mark the lesson completed today and schedule its review plan from today.
 
@@ -339,6 +373,7 @@ class StudyService:
                     )
         return self.plan_reviews(lesson_id)
 
+    @_locked
     def plan_reviews(self, lesson_id: str) -> list[PlanReview]:
         return [
             PlanReview(r[0], r[1], r[2], r[3], date.fromisoformat(r[4]), r[5], bool(r[6]))
@@ -349,6 +384,7 @@ class StudyService:
 
     # -- grading ------------------------------------------------------------------------------
 
+    @_locked
     def grade(self, item_id: str, rating: int, seconds: float | None = None,
               answer: str | None = None, *, source: str = "review") -> GradeResult:
         """Record an answer to a plan prompt or a card and reschedule it; committed on return.
@@ -421,6 +457,7 @@ class StudyService:
     def _put_card_state(c: sqlite3.Connection, card_id: str, s: dict[str, Any]) -> None:
         put_card_state(c, card_id, s)
 
+    @_locked
     def undo_last(self) -> str | None:
         """Undo the latest grade in the database: its log row is removed and the item's state
         before it restored. Returns the item id, or None when the log is empty."""
@@ -454,6 +491,7 @@ class StudyService:
         ).fetchone()
         return int(row[0]), int(row[1])
 
+    @_locked
     def due(self) -> list[DueItem]:
         """Today's queue: plan prompts, due cards (reviews limit), new cards (new limit).
 
@@ -525,6 +563,7 @@ class StudyService:
                 return section.markdown
         return None
 
+    @_locked
     def next_review_date(self) -> date | None:
         """Today when something is due; else the first day something falls due (None: nothing)."""
         today = self.today()
@@ -554,6 +593,7 @@ class StudyService:
 
     # -- statistics --------------------------------------------------------------------------------
 
+    @_locked
     def stats(self) -> Stats:
         today = self.today()
         due_today = len(self.due())
@@ -590,6 +630,7 @@ class StudyService:
 
     # -- for `studyapp lint --db` -------------------------------------------------------------------
 
+    @_locked
     def card_history(self, card_id: str) -> list[dict[str, Any]]:
         """The review log rows of a card (oldest first)."""
         cid = resolve_card_id(self.conn, card_id) or card_id
