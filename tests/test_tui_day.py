@@ -199,7 +199,8 @@ async def test_a_whole_day_then_review_tomorrow_with_undo(tmp_path: Path) -> Non
         epoch_card = service.quiz_card_id("epochs-101", 0)
         rows = service.db.query(
             "SELECT item_id, rating, answer, source FROM review_log ORDER BY id")
-        assert [(r["item_id"], r["rating"], r["answer"], r["source"]) for r in rows][0] == (
+        first = next(iter(rows))
+        assert (first["item_id"], first["rating"], first["answer"], first["source"]) == (
             epoch_card, 3, "one pass", "quiz")
         await pilot.press("n")
 

@@ -121,3 +121,23 @@ def test_review(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
         await _settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_home_light_theme(snap_compare, tmp_path: Path) -> None:
+    app = make_app(tmp_path, DAY2, finished=True)
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("ctrl+t")
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_help_screen(snap_compare, tmp_path: Path) -> None:
+    app = make_app(tmp_path, DAY1)
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("f1")
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

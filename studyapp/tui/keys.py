@@ -87,7 +87,7 @@ def all_key_rows(app_cls: type, command_palette_key: str = "ctrl+p") -> list[Key
         bindings = class_bindings(cls)
         if cls is not app_cls:
             bindings = [b for b in bindings if b.key in _own_keys(cls)]
-        rows.extend(key_rows(title, bindings))
+        rows.extend(key_rows(title, [b for b in bindings if not b.system]))
         if cls is app_cls:
             rows.append(KeyRow(title, (command_palette_key,), "Command palette (every action)",
                                "command_palette"))

@@ -38,7 +38,7 @@ class HelpScreen(ModalScreen[None]):
 
     def _table(self) -> Table:
         table = Table(box=None, expand=True, show_header=False, padding=(0, 1))
-        table.add_column("keys", no_wrap=True, style="bold", min_width=12)
+        table.add_column("keys", no_wrap=True, style="bold", width=18)
         table.add_column("what", ratio=1)
         group = None
         for row in self.rows:

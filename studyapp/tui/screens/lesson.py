@@ -137,7 +137,9 @@ class LessonScreen(Screen[None]):
             return self._markdown(page, exercises=linked,
                                   exercises_available=exercises_available())
         if kind is SectionKind.QUIZ and lesson.quiz:
-            questions = [QuizQuestion(q.question, q.answer) for q in lesson.quiz]
+            recap = lesson.section(SectionKind.RECAP)
+            context = recap.markdown if recap is not None else None
+            questions = [QuizQuestion(q.question, q.answer, context) for q in lesson.quiz]
             return QuizView(questions, self._quiz_grades, self.service.today())
         if kind is SectionKind.RECAP:
             return self._markdown(page, footer=self._prior_answers_markdown())

@@ -16,8 +16,8 @@ class ConceptCards(Vertical, can_focus=True):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space,enter", "flip", "Flip"),
-        Binding("j,down", "next_card", "Next card"),
-        Binding("k,up", "prev_card", "Previous card"),
+        Binding("j,down", "next_card", "Next card", show=False),
+        Binding("k,up", "prev_card", "Previous card", show=False),
     ]
 
     index: reactive[int] = reactive(0)
@@ -33,9 +33,9 @@ class ConceptCards(Vertical, can_focus=True):
             yield Static("", id="concept-term", classes="term")
             yield Static("", id="concept-explanation", classes="explanation")
         with Horizontal(classes="button-row"):
-            yield Button("◀ Previous", id="concept-prev", compact=True)
-            yield Button("Flip", id="concept-flip", compact=True)
-            yield Button("Next ▶", id="concept-next", compact=True)
+            yield Button("◀ Card (k)", id="concept-prev", compact=True)
+            yield Button("Flip (space)", id="concept-flip", compact=True)
+            yield Button("Card (j) ▶", id="concept-next", compact=True)
 
     def on_mount(self) -> None:
         self._render_card()

@@ -33,10 +33,13 @@ class LearningPath(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("Check each step off when you have done it (space or click).", classes="hint")
         for i, step in enumerate(self._steps):
-            yield Checkbox(f"{i + 1}. {step.title}", i in self._done, id=f"step-{i}",
+            yield Checkbox(self._label(i, i in self._done), i in self._done, id=f"step-{i}",
                            classes="step")
             if step.lines:
                 yield Static("\n".join(f"  • {line}" for line in step.lines), classes="step-items")
+
+    def _label(self, index: int, done: bool) -> str:
+        return f"{index + 1}. {self._steps[index].title}" + ("  ✓ done" if done else "")
 
     def on_mount(self) -> None:
         boxes = list(self.query(Checkbox))
@@ -47,4 +50,6 @@ class LearningPath(VerticalScroll):
     def _changed(self, event: Checkbox.Changed) -> None:
         event.stop()
         assert event.checkbox.id is not None
-        self.post_message(self.StepToggled(int(event.checkbox.id.split("-")[1]), event.value))
+        index = int(event.checkbox.id.split("-")[1])
+        event.checkbox.label = self._label(index, event.value)
+        self.post_message(self.StepToggled(index, event.value))

@@ -21,14 +21,15 @@ from studyapp.tui.widgets.answer_card import AnswerCard
 class QuizQuestion:
     question: str
     answer: str | None
+    context: str | None = None  # shown when there is no reference answer
 
 
 class QuizView(Vertical):
     """Walks the questions; posts `Graded(index, ...)` and is told the result back."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "next_question", "Next question"),
-        Binding("k", "prev_question", "Previous question"),
+        Binding("j", "next_question", "Next question", show=False),
+        Binding("k", "prev_question", "Previous question", show=False),
     ]
 
     @dataclass
@@ -73,7 +74,7 @@ class QuizView(Vertical):
             self.card.show_done(f"{header} · graded {RATINGS[rating]}{when}", q.question)
             self.card.focus()
         else:
-            self.card.show(q.question, q.answer, header=header)
+            self.card.show(q.question, q.answer, None if q.answer else q.context, header=header)
 
     def mark_graded(self, index: int, rating: int, due: date | None) -> None:
         """Called by the screen once the grade is saved: record it and move on."""
