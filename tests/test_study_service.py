@@ -362,3 +362,26 @@ def test_one_service_used_from_two_threads(tmp_path):
         t.join()
     assert errors == []
     assert svc.conn.execute("SELECT count(*) FROM review_log").fetchone()[0] == 200
+
+
+def test_parsed_course_is_cached_until_a_file_changes(tmp_path, monkeypatch):
+    from studyapp.course import loader
+    from studyapp.services.study import load_course
+
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    lesson = folder / "a.md"
+    lesson.write_text("# A\n\n## Quiz\n1. One?\n   Answer: yes\n", encoding="utf-8")
+    first = load_course(folder)
+    assert first[0].lesson.quiz[0].question == "One?"
+
+    def no_parse(_folder):
+        raise AssertionError("parsed again although nothing changed")
+
+    monkeypatch.setattr(loader, "load_lessons", no_parse)
+    assert load_course(folder) == first
+    monkeypatch.undo()
+    lesson.write_text("# A\n\n## Quiz\n1. One, edited?\n   Answer: yes\n", encoding="utf-8")
+    assert load_course(folder)[0].lesson.quiz[0].question == "One, edited?"
+    (folder / "b.md").write_text("# B\n", encoding="utf-8")
+    assert len(load_course(folder)) == 2

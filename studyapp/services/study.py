@@ -10,7 +10,9 @@ Time comes from `settings.now()` (UTC); the learner's day from the `day_start_ho
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import pickle
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -108,6 +110,61 @@ class Stats:
                 for e in self.lessons
             ],
         }
+
+
+def _course_fingerprint(folder: Path) -> str | None:
+    """Names, sizes and mtimes of the lesson files plus the parser's own source."""
+    from studyapp.course import loader
+
+    parts = [str(folder.resolve())]
+    try:
+        for path in loader.lesson_files(folder):
+            st = path.stat()
+            parts.append(f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}")
+        for code in sorted(Path(loader.__file__).parent.glob("*.py")):
+            parts.append(hashlib.sha1(code.read_bytes()).hexdigest())
+    except OSError:
+        return None
+    return hashlib.sha1("\n".join(parts).encode("utf-8")).hexdigest()
+
+
+def load_course(folder: Path) -> list[ParseResult]:
+    """`course.loader.load_lessons(folder)`, cached while no lesson file and no parser file
+    changed (the cache lives in the user's cache directory; any problem with it means a
+    plain parse). Opening a 50-lesson course then costs milliseconds instead of a parse."""
+    from studyapp.config import cache_dir
+    from studyapp.course.loader import load_lessons
+
+    key = _course_fingerprint(folder)
+    if key is None:
+        return load_lessons(folder)
+    cache = cache_dir() / "parsed-course" / f"{key}.pickle"
+    cached = _read_cache(cache)
+    if cached is not None:
+        return cached
+    results = load_lessons(folder)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        for old in cache.parent.glob("*.pickle"):
+            old.unlink(missing_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(results, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(cache)
+    except OSError:
+        pass
+    return results
+
+
+def _read_cache(path: Path) -> list[ParseResult] | None:
+    if not path.exists():
+        return None
+    try:
+        with path.open("rb") as fh:
+            cached = pickle.load(fh)
+    except Exception:  # noqa: BLE001 - an unreadable cache means: parse again
+        return None
+    return cached if isinstance(cached, list) else None
 
 
 _SKIP_SECTIONS = (SectionKind.QUIZ, SectionKind.REVIEW_PLAN, SectionKind.PRIOR_KNOWLEDGE)
@@ -223,9 +280,7 @@ class StudyService:
     @_locked
     def reload(self) -> None:
         """Re-read the lessons folder and sync it into the database."""
-        from studyapp.course.loader import load_lessons
-
-        self.load_results(load_lessons(Path(self.settings.lessons_dir)))
+        self.load_results(load_course(Path(self.settings.lessons_dir)))
 
     @_locked
     def load_results(self, results: list[ParseResult]) -> SyncReport:
