@@ -299,20 +299,23 @@ def runs_cmd(settings: Settings, exercise_id: str | None, limit: int, as_json: b
     if as_json:
         _dump([r.to_dict() for r in records])
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("run", "started (UTC)", "exercise", "variant", "status", "device",
-                  "accuracy", "F1", "val loss", "time (s)", "checks")
+    # plain columns: readable in an 80-column terminal and through a pipe
+    head = ["run", "started UTC", *(["exercise"] if exercise_id is None else []),
+            "variant", "status", "acc", "F1", "val loss", "time s", "checks"]
+    rows = []
     for r in records:
         m = r.metrics
-        passed = {True: "[green]passed", False: "[red]failed", None: ""}[r.passed]
-        table.add_row(r.id[:8], r.started_at.strftime("%Y-%m-%d %H:%M"), r.exercise,
-                      r.variant or "", r.status, (r.device or "").split(" (")[0],
-                      _fmt(m.get("accuracy"), 3), _fmt(m.get("f1"), 3),
-                      _fmt(m.get("val_loss"), 3),
-                      _fmt(r.duration_s, 3), passed)
-    Console().print(table)
+        row = [r.id[:8], r.started_at.strftime("%m-%d %H:%M"),
+               *([r.exercise] if exercise_id is None else []),
+               r.variant or "", r.status, _fmt(m.get("accuracy"), 3), _fmt(m.get("f1"), 3),
+               _fmt(m.get("val_loss"), 3), _fmt(r.duration_s, 3),
+               {True: "passed", False: "failed", None: ""}[r.passed]]
+        rows.append(row)
+    if records:
+        widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
+        for row in (head, *rows):
+            click.echo("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True))
+                       .rstrip())
     if not records:
         click.echo("no runs yet")
 

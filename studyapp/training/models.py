@@ -106,6 +106,7 @@ def smollm2_folder(cache_dir: Path, log: Log = print) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{SMOLLM2_CACHE_NAME}-", dir=target.parent))
     try:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is the user's anyway
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         try:
