@@ -338,3 +338,25 @@ async def test_theme_toggle_and_help(tmp_path: Path) -> None:
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert isinstance(app.screen, HomeScreen)
+
+
+async def test_quiz_grades_are_remembered_when_the_lesson_is_reopened(tmp_path: Path) -> None:
+    app = make_app(tmp_path, DAY1)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, LessonScreen)
+        screen.go(6)
+        await pilot.pause()
+        await pilot.press("enter", "2")
+        await pilot.pause()
+        await pilot.press("escape")  # leave the answer field of question 2
+        await pilot.press("escape")  # leave the lesson
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        quiz = app.screen.query_one(QuizView)
+        assert quiz.index == 1  # question 1 is graded: the quiz opens on question 2
+        await pilot.press("escape", "k")
+        assert "graded Hard" in static_text(quiz.card.query_one("#card-header", Static))

@@ -14,17 +14,20 @@ from studyapp.config import Settings
 def open_app(settings: Settings) -> int:
     """Build the app over `settings` and run it; the exit code for the shell."""
     from studyapp.services.study import StudyService
+    from studyapp.store.db import StoreError
 
     try:
         service = StudyService.open(settings)
-    except Exception as exc:  # StoreError and friends: say what, not a traceback
-        if type(exc).__name__ not in {"StoreError", "OSError", "PermissionError",
-                                      "DatabaseError", "OperationalError"}:
-            raise
-        click.echo(f"studyapp: cannot open {settings.db_path}: {exc}", err=True)
+    except StoreError as exc:
+        click.echo(f"studyapp: {exc}", err=True)
         return 2
     from studyapp.tui.app import StudyApp
 
-    app = StudyApp(service)
-    result = app.run()
-    return int(result or 0) if app.return_code is None else app.return_code
+    try:
+        app = StudyApp(service)
+        result = app.run()
+    finally:
+        service.close()
+    if app.return_code not in (None, 0):
+        return app.return_code
+    return int(result or 0)

@@ -79,7 +79,17 @@ class LessonScreen(Screen[None]):
         self.lesson = service.lesson(lesson_id)
         self.pages = lesson_pages(self.lesson)
         self.position = max(0, min(position, len(self.pages) - 1))
-        self._quiz_grades: dict[int, tuple[int, date | None]] = {}
+        self._quiz_grades = self._earlier_quiz_grades()
+
+    def _earlier_quiz_grades(self) -> dict[int, tuple[int, date | None]]:
+        """Quiz questions already graded inside this lesson (their first grade), by index."""
+        graded: dict[int, tuple[int, date | None]] = {}
+        for index in range(len(self.lesson.quiz)):
+            card_id = self.service.quiz_card_id(self.lesson.id, index)
+            rows = [r for r in self.service.card_history(card_id) if r.get("source") == "quiz"]
+            if rows:
+                graded[index] = (int(rows[-1]["rating"]), None)
+        return graded
 
     # --- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -192,7 +202,10 @@ class LessonScreen(Screen[None]):
 
     def action_leave(self) -> None:
         if isinstance(self.focused, Input):
-            self.set_focus(None)  # escape first leaves the answer field
+            # escape first leaves the answer field, to the card or section around it
+            holder = next((w for w in self.focused.ancestors if isinstance(w, Widget)
+                           and w.focusable), None)
+            self.set_focus(holder)
             return
         self._leave_page()
         self.service.save_position(self.lesson.id, self.position)
