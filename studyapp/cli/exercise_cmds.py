@@ -163,7 +163,8 @@ def run_cmd(settings: Settings, exercise_id: str, variant: str | None, device: s
         sys.exit(1)
 
 
-def _run_with_progress(handle):  # -> RunResult
+def _run_with_progress(handle, console=None, on_event=None):  # -> RunResult
+    """Show a run's events as a rich progress bar on `console` (stderr) until it ends."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -176,7 +177,7 @@ def _run_with_progress(handle):  # -> RunResult
 
     from studyapp.training.events import Evaluation, Log, Started, Step
 
-    console = Console(stderr=True)
+    console = console or Console(stderr=True)
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
@@ -186,6 +187,8 @@ def _run_with_progress(handle):  # -> RunResult
     val_text = ""
     with progress:
         for event in handle.events():
+            if on_event is not None:
+                on_event(event)
             if isinstance(event, Started):
                 progress.update(task, description=f"{event.exercise}/{event.variant}",
                                 total=event.total_steps)
