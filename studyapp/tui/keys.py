@@ -60,6 +60,7 @@ def binding_groups(app_cls: type) -> list[tuple[str, type]]:
     """(title, class) for the app, every screen and every widget with its own keys."""
     from textual.screen import Screen
 
+    from studyapp.tui.screens.exercise import ExerciseScreen
     from studyapp.tui.screens.help import HelpScreen
     from studyapp.tui.screens.home import HomeScreen
     from studyapp.tui.screens.lesson import LessonScreen
@@ -77,6 +78,7 @@ def binding_groups(app_cls: type) -> list[tuple[str, type]]:
         ("Quiz", QuizView),
         ("Answer card (quiz and review)", AnswerCard),
         ("Review", ReviewScreen),
+        ("Exercise", ExerciseScreen),
         ("Help", HelpScreen),
     ]
 

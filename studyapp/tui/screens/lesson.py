@@ -143,7 +143,7 @@ class LessonScreen(Screen[None]):
             steps = [StepView(s.title, s.items) for s in lesson.steps]
             return LearningPath(steps, self.service.steps_done(lesson.id))
         if kind is SectionKind.EXAMPLES:
-            linked = tuple(dict.fromkeys(e.exercise for e in lesson.examples if e.exercise))
+            linked = self.linked_exercises()
             return self._markdown(page, exercises=linked,
                                   exercises_available=exercises_available())
         if kind is SectionKind.QUIZ and lesson.quiz:
@@ -219,15 +219,19 @@ class LessonScreen(Screen[None]):
         elif not self.service.plan_reviews(self.lesson.id):
             self.finish()
 
+    def linked_exercises(self) -> tuple[str, ...]:
+        """Exercises linked from the examples, then those named in the front matter."""
+        named = [e.exercise for e in self.lesson.examples if e.exercise]
+        return tuple(dict.fromkeys([*named, *self.lesson.exercises]))
+
     def action_open_exercise(self) -> None:
-        linked = [e.exercise for e in self.lesson.examples if e.exercise]
+        linked = self.linked_exercises()
         if linked:
             self.open_exercise(linked[0])
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_exercise":
-            has = self.page.kind is SectionKind.EXAMPLES and any(
-                e.exercise for e in self.lesson.examples)
+            has = self.page.kind is SectionKind.EXAMPLES and bool(self.linked_exercises())
             return bool(has and exercises_available())
         return True
 
