@@ -196,3 +196,15 @@ def test_an_unknown_device_is_refused_clearly(service):
     result = service.start_run("spam", variant="tiny", device="mps").wait()
     assert result.status == "failed"
     assert "MPS is not available" in result.error or result.status == "finished"
+
+
+def test_a_reader_that_stops_early_stops_the_run(service):
+    handle = service.start_run("spam", variant="tiny", overrides={"epochs": "200"})
+    events = handle.events()
+    for event in events:
+        if isinstance(event, Step):
+            break
+    events.close()
+    assert handle.done and handle.result.status == "cancelled"
+    assert handle._proc.poll() is not None
+    assert record(service, handle.run_id).status == "cancelled"
