@@ -190,7 +190,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
             ctx.emit(Step(step=step, epoch=epoch + (step - epoch * steps_per_epoch)
                           / steps_per_epoch, loss=loss_value, lr=lr,
                           tokens_per_s=float(mask.sum()) / max(now - t0, 1e-9),
-                          elapsed=now - t_train))
+                          elapsed=now - t_train, memory_mb=memory_mb(device)))
             if step % eval_every == 0 or step == total_steps:
                 cm.model.eval()
                 vloss, _, vacc = evaluate(val_ids, [ex.label for ex in val], step)

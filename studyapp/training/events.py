@@ -66,6 +66,7 @@ class Step(Event):
     lr: float
     tokens_per_s: float
     elapsed: float
+    memory_mb: float | None = None  # peak memory so far: GPU allocated, or the process's RSS
 
 
 @dataclass(frozen=True)

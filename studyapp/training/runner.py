@@ -10,6 +10,8 @@ fails with "bad value(s) in fds_to_keep"). Events arrive as JSON lines (events.p
         ...                              # Step, Evaluation, Log, ..., then a terminal event
     result = handle.result               # RunResult: status, metrics, checks, losses, error
 
+Read `events()` to its end (or call `wait()`): a reader that stops early (breaks out of the
+loop, so the generator is closed) stops the run, recorded as cancelled.
 `handle.cancel()` may be called from any thread (a key handler, a SIGINT handler): the
 worker gets SIGINT (CTRL_BREAK on Windows), stops at its next step and reports `Cancelled`
 with what it measured; if it has not exited after `grace_s` seconds it is killed, and the
@@ -309,22 +311,28 @@ class RunHandle:
         self._iterating = True
         assert self._proc.stdout is not None
         terminal: Event | None = None
-        for raw in self._proc.stdout:
-            line = raw.decode("utf-8", "replace").strip()
-            if not line:
-                continue
-            try:
-                event = parse_line(line)
-            except EventError:
-                self._stderr_tail.append(line)  # not an event: keep it for the error text
-                continue
-            if terminal is not None:
-                continue  # nothing counts after the end
-            self._apply(event)
-            if event.terminal:
-                terminal = event
-                break  # the worker exits right after; don't yield before it is recorded
-            yield event
+        try:
+            for raw in self._proc.stdout:
+                line = raw.decode("utf-8", "replace").strip()
+                if not line:
+                    continue
+                try:
+                    event = parse_line(line)
+                except EventError:
+                    self._stderr_tail.append(line)  # not an event: keep it for the error
+                    continue
+                self._apply(event)
+                if event.terminal:
+                    terminal = event
+                    break  # the worker exits right after; record before yielding it
+                yield event
+        except GeneratorExit:
+            # the reader stopped early: stop the run too, and record it as cancelled
+            self._cancel_requested.set()
+            self.kill()
+            self._wait_exit()
+            self._finish(Cancelled(step=self.result.step, metrics=self._partial_metrics()))
+            raise
         returncode = self._wait_exit()
         if terminal is None:
             terminal = self._synthesise_end(returncode)
