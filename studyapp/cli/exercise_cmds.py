@@ -181,7 +181,7 @@ def _run_with_progress(handle, console=None, on_event=None):  # -> RunResult
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
-        TimeRemainingColumn(), console=console, transient=False,
+        TimeRemainingColumn(compact=True), console=console, transient=False,
     )
     task = progress.add_task("starting", total=None, info="")
     val_text = ""
@@ -198,13 +198,13 @@ def _run_with_progress(handle, console=None, on_event=None):  # -> RunResult
                 progress.console.print(f"[dim]{event.message}")
             elif isinstance(event, Evaluation):
                 acc = event.metrics.get("val_accuracy")
-                val_text = f"val loss {event.val_loss:.3f}" + (
-                    f" acc {acc:.3f}" if isinstance(acc, float) else "")
+                val_text = f"val {event.val_loss:.3f}" + (
+                    f" acc {acc:.2f}" if isinstance(acc, float) else "")
                 progress.update(task, info=f"{val_text}")
             elif isinstance(event, Step):
                 sps = event.step / event.elapsed if event.elapsed > 0 else 0.0
                 progress.update(task, completed=event.step,
-                                info=f"loss {event.loss:.3f}  {val_text}  {sps:.2f} steps/s")
+                                info=f"loss {event.loss:.3f} {val_text} {sps:.3g} st/s")
     return handle.result
 
 
