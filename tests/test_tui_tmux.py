@@ -86,7 +86,8 @@ def test_real_app_in_tmux_shows_lessons_and_due_count(tmp_path: Path) -> None:
     subprocess.run([TMUX, "new-session", "-d", "-s", session, "-x", "100", "-y", "30", command],
                    check=True)
     try:
-        screen = wait_for(session, "Lessons")
+        wait_for(session, "Lessons")
+        screen = wait_for(session, f"{due} due")  # the first paint may still be arriving
         assert "Epochs and early stopping" in screen
         if SEED.exists():
             assert "Supervised_fine_tuning_SFT" in screen
