@@ -111,7 +111,6 @@ def make_scaler(device: torch.device, precision: Precision) -> Any:
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
     try:
         import numpy as np
 
