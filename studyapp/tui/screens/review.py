@@ -25,6 +25,7 @@ class ReviewScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("u,ctrl+z", "undo", "Undo grade"),
+        Binding("r", "more", "Review more"),
         Binding("escape,q", "leave", "Home"),
     ]
 
@@ -34,6 +35,7 @@ class ReviewScreen(Screen[None]):
         self.queue: list[DueItem] = service.due()
         self.index = 0
         self.results: list[GradeResult] = []
+        self.more: list[DueItem] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="topbar"):
@@ -88,13 +90,29 @@ class ReviewScreen(Screen[None]):
             counts = Counter(r.rating for r in self.results)
             text.append(f"You reviewed {plural(len(self.results), 'item')}.\n", style="bold")
             text.append("  ".join(f"{RATINGS[r]} {counts.get(r, 0)}" for r in RATINGS) + "\n")
+        self.more = self.service.due() if self.queue else []
         nxt = self.service.next_review_date()
-        if nxt is not None:
+        if self.more:
+            text.append(f"{plural(len(self.more), 'item')} fell due again today (short "
+                        "learning steps): press r to go on.", style="bold")
+        elif nxt is not None:
             text.append(f"Next review: {short_date(nxt, today)} ({nxt.isoformat()})")
         else:
             text.append("No reviews scheduled yet: finish a lesson to schedule some.")
         self.query_one("#summary-text", Static).update(text)
         self.query_one("#summary-undo", Button).disabled = not self.results
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "more":
+            return bool(self.index >= len(self.queue) and self.more)
+        return True
+
+    def action_more(self) -> None:
+        """Another round with what fell due again during this session."""
+        if self.index >= len(self.queue) and self.more:
+            self.queue, self.index, self.more = self.more, 0, []
+            self.show_current()
 
     @on(AnswerCard.Graded, "#review-card")
     def _graded(self, event: AnswerCard.Graded) -> None:
