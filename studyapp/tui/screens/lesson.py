@@ -122,10 +122,27 @@ class LessonScreen(Screen[None]):
         self.query_one("#lesson-bar", ProgressBar).update(progress=self.position + 1)
         self.query_one("#prev", Button).disabled = self.position == 0
         self.query_one("#next", Button).disabled = self.position == total - 1
+        self.query_one("#nav-hint", Static).update(self._hint(page))
         body = self.query_one("#section-body")
         body.remove_children()
         body.mount(self._page_widget(page))
         self.service.save_position(self.lesson.id, self.position)
+
+    def _hint(self, page: Page) -> str:
+        kind = page.kind
+        if kind is SectionKind.PRIOR_KNOWLEDGE and self.lesson.prior_knowledge:
+            return "Enter saves · esc leaves the field"
+        if kind is SectionKind.KEY_CONCEPTS and self.lesson.concepts:
+            return "space flips · j/k cards"
+        if kind is SectionKind.LEARNING_PATH and self.lesson.steps:
+            return "space checks · tab next step"
+        if kind is SectionKind.QUIZ and self.lesson.quiz:
+            return "Enter reveals · 1-4 grade"
+        if kind is SectionKind.EXAMPLES and self.linked_exercises():
+            return "x opens the exercise"
+        if kind is SectionKind.REVIEW_PLAN:
+            return "f finishes the lesson"
+        return "↑↓ scroll"
 
     def _markdown(self, page: Page, **kwargs: object) -> MarkdownSection:
         text = page.section.markdown if page.section else ""

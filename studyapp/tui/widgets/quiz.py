@@ -61,7 +61,7 @@ class QuizView(Vertical):
     def _show(self) -> None:
         total = len(self._questions)
         self.query_one("#quiz-progress", Static).update(
-            f"{len(self._graded)} of {total} graded · Enter reveals · 1-4 grade · j/k move"
+            f"{len(self._graded)} of {total} graded · j/k move between questions"
         )
         if not total:
             self.card.show_done("", "This lesson has no quiz questions.")
