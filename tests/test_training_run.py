@@ -208,3 +208,27 @@ def test_a_reader_that_stops_early_stops_the_run(service):
     assert handle.done and handle.result.status == "cancelled"
     assert handle._proc.poll() is not None
     assert record(service, handle.run_id).status == "cancelled"
+
+
+def test_a_worker_that_cannot_start_ends_in_one_failed_event(service, tmp_path):
+    from studyapp.training.runner import RunHandle
+
+    spec = service.build_spec("spam", variant="tiny")
+    handle = RunHandle(spec, python=str(tmp_path / "no-such-python")).start()
+    events = list(handle.events())
+    assert [e.type for e in events] == ["failed"]
+    assert "cannot start the training worker" in events[0].error
+
+
+def test_a_recorder_that_fails_never_stops_the_run(service):
+    from studyapp.training.runner import RunHandle
+
+    class Broken:
+        def started(self, result):
+            raise OSError("disk full")
+
+        progress = ended = started
+
+    handle = RunHandle(service.build_spec("spam", variant="tiny"), recorder=Broken()).start()
+    assert handle.wait().status == "finished"
+    assert handle.recorder_errors and "disk full" in handle.recorder_errors[0]

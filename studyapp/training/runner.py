@@ -191,6 +191,7 @@ class RunHandle:
         self._kill_timer: threading.Timer | None = None
         self._done = False
         self._iterating = False
+        self._start_failure: Event | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
     @property
@@ -237,7 +238,8 @@ class RunHandle:
                 worker_command(self._python), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, env=env, cwd=str(PROJECT_ROOT), **kwargs)
         except OSError as exc:
-            self._finish(Failed(f"cannot start the training worker: {exc}"))
+            self._start_failure = Failed(f"cannot start the training worker: {exc}")
+            self._finish(self._start_failure)
             return self
         self._stderr_thread = threading.Thread(target=self._drain_stderr, daemon=True,
                                                name=f"run-{self.run_id[:8]}-stderr")
@@ -302,6 +304,10 @@ class RunHandle:
     # --- events --------------------------------------------------------------------------
     def events(self) -> Iterator[Event]:
         """Yield events until the run ends; the last one is Finished, Failed or Cancelled."""
+        if self._start_failure is not None:
+            failure, self._start_failure = self._start_failure, None
+            yield failure
+            return
         if self._done:
             return
         if self._proc is None:
