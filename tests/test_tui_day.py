@@ -17,6 +17,7 @@ from studyapp.config import Settings
 from studyapp.services.study import StudyService
 from studyapp.tui.app import StudyApp
 from studyapp.tui.format import short_date
+from studyapp.tui.screens.diagnostics import DiagnosticsScreen
 from studyapp.tui.screens.help import HelpScreen
 from studyapp.tui.screens.home import HomeScreen
 from studyapp.tui.screens.lesson import LessonScreen
@@ -131,7 +132,10 @@ async def test_home_lists_lessons_states_and_broken(tmp_path: Path) -> None:
         await pilot.press("down", "down")
         detail = static_text(app.screen.query_one("#lesson-detail", Static))
         assert "BROKEN" in detail and "not UTF-8" in detail
-        await pilot.press("enter")  # a broken lesson does not open
+        await pilot.press("enter")  # a broken lesson does not open: its messages do
+        assert isinstance(app.screen, DiagnosticsScreen)
+        assert "not UTF-8" in screen_text(app)
+        await pilot.press("escape")
         assert isinstance(app.screen, HomeScreen)
 
 

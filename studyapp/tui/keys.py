@@ -60,6 +60,7 @@ def binding_groups(app_cls: type) -> list[tuple[str, type]]:
     """(title, class) for the app, every screen and every widget with its own keys."""
     from textual.screen import Screen
 
+    from studyapp.tui.screens.diagnostics import DiagnosticsScreen
     from studyapp.tui.screens.exercise import ExerciseScreen
     from studyapp.tui.screens.help import HelpScreen
     from studyapp.tui.screens.home import HomeScreen
@@ -79,6 +80,7 @@ def binding_groups(app_cls: type) -> list[tuple[str, type]]:
         ("Answer card (quiz and review)", AnswerCard),
         ("Review", ReviewScreen),
         ("Exercise", ExerciseScreen),
+        ("Lint messages", DiagnosticsScreen),
         ("Help", HelpScreen),
     ]
 

@@ -31,6 +31,7 @@ class HomeScreen(Screen[None]):
         Binding("r", "review", "Review now"),
         Binding("enter", "open_lesson", "Open lesson", show=False),
         Binding("ctrl+r,R", "reload", "Reload lessons"),
+        Binding("l", "lint", "Lint messages"),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -167,13 +168,13 @@ class HomeScreen(Screen[None]):
             for d in errors[:3]:
                 text.append(f"line {d.line}: {d.message}\n", style="red")
             if len(errors) > 3:
-                text.append(f"… and {len(errors) - 3} more (studyapp lint)", style="dim")
+                text.append(f"… and {len(errors) - 3} more (l shows them)", style="dim")
             detail.update(text)
             return
         text = Text(Path(entry.path).name, style="dim")
         warnings = len(problems)
         if warnings:
-            text.append(f" · {plural(warnings, 'warning')} (studyapp lint)", style="dim")
+            text.append(f" · {plural(warnings, 'warning')} (l shows them)", style="dim")
         if entry.next_review:
             text.append(f"\nNext review {short_date(entry.next_review, self.service.today())}")
         detail.update(text)
@@ -192,12 +193,21 @@ class HomeScreen(Screen[None]):
         if entry is None:
             return
         if entry.lesson is None or entry.state == "broken":
-            self.notify(f"{entry.title} is broken; fix it and press ctrl+r to reload.",
-                        severity="error")
+            self.action_lint()
             return
         from studyapp.tui.screens.lesson import LessonScreen
 
         self.app.push_screen(LessonScreen(self.service, entry.id, entry.position))
+
+    def action_lint(self) -> None:
+        """Show every lint message of the highlighted lesson."""
+        entry = self.current_entry()
+        if entry is None:
+            return
+        from studyapp.tui.screens.diagnostics import DiagnosticsScreen
+
+        self.app.push_screen(DiagnosticsScreen(entry.title, Path(entry.path).name,
+                                               entry.diagnostics))
 
     def action_review(self) -> None:
         from studyapp.tui.screens.review import ReviewScreen
