@@ -30,8 +30,8 @@ class HomeScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "review", "Review now"),
         Binding("enter", "open_lesson", "Open lesson", show=False),
-        Binding("ctrl+r,R", "reload", "Reload lessons"),
-        Binding("l", "lint", "Lint messages"),
+        Binding("ctrl+r,R", "reload", "Reload"),
+        Binding("l", "lint", "Lint"),
         Binding("q", "app.quit", "Quit"),
     ]
 
