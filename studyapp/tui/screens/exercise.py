@@ -111,8 +111,9 @@ class ExerciseScreen(Screen[None]):
             return
         log.write(Text("Recent runs:", style="bold"))
         for run in runs:
-            metrics = ", ".join(f"{k} {v:.3g}" for k, v in (run.metrics or {}).items()
-                                if isinstance(v, int | float))
+            numbers = {k: v for k, v in (run.metrics or {}).items() if isinstance(v, int | float)}
+            key = [k for k in ("accuracy", "val_loss", "test_accuracy") if k in numbers]
+            metrics = ", ".join(f"{k} {numbers[k]:.3g}" for k in (key or list(numbers)[:2]))
             log.write(f"  {run.started_at:%Y-%m-%d %H:%M} {run.variant} {run.status} {metrics}")
 
     # --- actions ------------------------------------------------------------------------
