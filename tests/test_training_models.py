@@ -173,3 +173,16 @@ def test_a_tiny_run_on_the_gpu(tmp_path):
     assert result.status == "finished", result.error
     assert "cuda" in result.device
     assert result.metrics["autocast"] in ("bf16", "fp16")
+
+
+def test_an_unreachable_hub_fails_in_seconds_not_after_retries(tmp_path, monkeypatch):
+    import time
+
+    from studyapp.training import models
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(models, "hub_reachable", lambda timeout=3.0: False)
+    t0 = time.monotonic()
+    with pytest.raises(ModelUnavailable, match="hub cannot be reached.*--set model=smollm2"):
+        load_classifier("gpt2", "last_token", 2, cache_dir=tmp_path, log=lambda m: None)
+    assert time.monotonic() - t0 < 5

@@ -197,8 +197,60 @@ def _load_one(name: str, head_kind: str, num_labels: int, cache_dir: Path, max_l
     return _from_pretrained(name, str(source), head_kind, num_labels, log)
 
 
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub answers a TCP connection within `timeout` seconds.
+
+    Behind a proxy (HTTPS_PROXY set) the answer is assumed to be yes: let the download try.
+    """
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY")):
+        return True
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    host, port = url.hostname or "huggingface.co", url.port or (
+        443 if url.scheme == "https" else 80)
+    ok = [False]
+
+    def probe() -> None:  # in a thread: a hanging DNS lookup must not hang the run
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            ok[0] = True
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return ok[0]
+
+
+def _cached_on_disk(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # noqa: BLE001 - a malformed id is simply not cached
+        return False
+
+
+def _unavailable(name: str, head_kind: str, why: str) -> ModelUnavailable:
+    default = OFFLINE_DEFAULT["encoder" if head_kind == "sequence" else "decoder"]
+    return ModelUnavailable(
+        f"model {name!r} is not in the local Hugging Face cache and {why}, so it cannot "
+        f"be downloaded. Use the offline default instead: --set model={default} "
+        f"(or connect to the internet once to cache {name!r})."
+    )
+
+
 def _from_pretrained(name: str, source: str, head_kind: str, num_labels: int,
                      log: Log) -> ClassifierModel:
+    is_hub_id = not (Path(source).expanduser().is_dir() or name in OFFLINE_MODELS)
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    if is_hub_id and not offline and not _cached_on_disk(source) and not hub_reachable():
+        # fail in seconds instead of after the hub client's retries
+        raise _unavailable(name, head_kind, "the Hugging Face hub cannot be reached")
     from transformers import (
         AutoModelForCausalLM,
         AutoModelForSequenceClassification,
@@ -214,17 +266,11 @@ def _from_pretrained(name: str, source: str, head_kind: str, num_labels: int,
         else:
             model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     except (OSError, ValueError) as exc:
-        if Path(source).expanduser().is_dir() or name in OFFLINE_MODELS:
+        if not is_hub_id:
             raise ModelUnavailable(f"cannot load model {name!r} from {source}: {exc}") from exc
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
         why = ("the hub is switched off (HF_HUB_OFFLINE=1)" if offline
                else "the Hugging Face hub cannot be reached")
-        default = OFFLINE_DEFAULT["encoder" if head_kind == "sequence" else "decoder"]
-        raise ModelUnavailable(
-            f"model {name!r} is not in the local Hugging Face cache and {why}, so it cannot "
-            f"be downloaded. Use the offline default instead: --set model={default} "
-            f"(or connect to the internet once to cache {name!r})."
-        ) from exc
+        raise _unavailable(name, head_kind, why) from exc
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     tokenizer.padding_side = "right"
