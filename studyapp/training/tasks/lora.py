@@ -72,14 +72,14 @@ DEFAULTS: dict[str, Any] = {
     "epochs": 1,
     "batch_size": 16,
     "max_length": 48,
-    "max_train_examples": 320,
+    "max_train_examples": 0,
     "max_eval_examples": 0,
     "second_adapter_steps": 8,
     "warmup_ratio": 0.1,
     "weight_decay": 0.0,
     "qlora": False,
     "seed": 123,
-    "threads": 0,
+    "threads": 1,
     "precision": "auto",
 }
 
@@ -141,7 +141,19 @@ def run(ctx: RunContext) -> dict[str, Any]:
         measured["qlora"] = qlora_why
     quantized = bool(s["qlora"]) and qlora_why is None
 
-    # 1. LoRA (first: its memory is measured from a clean process)
+    # one untimed forward and backward first, so that one-time allocations (thread pools,
+    # kernels' caches) count for neither mode
+    cm = task.fresh_model(quantized=False)
+    task.warm_up(cm)
+    before = task.evaluate(cm.model, cm)     # the base with its new, untrained head
+    measured.update(accuracy_before=before["accuracy"], test_loss_before=before["loss"])
+    task.val_losses.append([0, before["loss"]])
+    ctx.emit(Evaluation(step=0, val_loss=before["loss"],
+                        metrics={"test_accuracy": before["accuracy"]}))
+    del cm
+    _release()
+
+    # 1. LoRA
     cm = task.fresh_model(quantized=quantized)
     peft_model = _add_lora(cm, s, quantized)
     mode = "qlora" if quantized else "lora"
@@ -339,6 +351,14 @@ class _Task:
             self.encoded = {"train": cm.encode([e.text for e in self.train_set], n),
                             "test": cm.encode([e.text for e in self.test_set], n)}
         return cm
+
+    def warm_up(self, cm: ClassifierModel) -> None:
+        assert self.encoded is not None
+        x, mask = data_mod.collate(self.encoded["train"][:int(self.s["batch_size"])],
+                                   cm.pad_token_id)
+        y = torch.tensor([e.label for e in self.train_set[:len(x)]], device=self.device)
+        F.cross_entropy(self._logits(cm.model, cm, x.to(self.device), mask.to(self.device)),
+                        y).backward()
 
     def _logits(self, model: nn.Module, cm: ClassifierModel, ids: torch.Tensor,
                 mask: torch.Tensor) -> torch.Tensor:
