@@ -376,3 +376,23 @@ async def test_quiz_grades_are_remembered_when_the_lesson_is_reopened(tmp_path: 
         assert quiz.index == 1  # question 1 is graded: the quiz opens on question 2
         await pilot.press("escape", "k")
         assert "graded Hard" in static_text(quiz.card.query_one("#card-header", Static))
+
+
+async def test_the_mouse_opens_a_lesson_and_walks_it(tmp_path: Path) -> None:
+    app = make_app(tmp_path, DAY1)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#lessons", DataTable)
+        await pilot.click(table, offset=(10, 3))  # a click highlights the second lesson
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen) and table.cursor_row == 1
+        await pilot.click(table, offset=(10, 3))  # a click on the highlighted one opens it
+        await pilot.pause()
+        assert isinstance(app.screen, LessonScreen)
+        assert app.screen.lesson.title == "Supervised_fine_tuning_SFT"
+        await pilot.click("#next")
+        await pilot.pause()
+        assert app.screen.position == 1
+        await pilot.click("#prev")
+        await pilot.pause()
+        assert app.screen.position == 0

@@ -16,6 +16,7 @@ from textual.widgets import Button, DataTable, Footer, Static
 from studyapp.course.model import Severity
 from studyapp.tui.format import lesson_state_label, plural, short_date
 from studyapp.tui.widgets.forecast import Forecast
+from studyapp.tui.widgets.lesson_table import LessonTable
 
 if TYPE_CHECKING:
     from studyapp.services.study import LessonEntry, StudyService
@@ -52,9 +53,7 @@ class HomeScreen(Screen[None]):
             with Vertical(id="stats-panel", classes="panel"):
                 yield Forecast(id="forecast")
                 yield Static("", id="streak")
-        table: DataTable[Text | str] = DataTable(id="lessons", cursor_type="row",
-                                                 zebra_stripes=False)
-        yield table
+        yield LessonTable(id="lessons", cursor_type="row", zebra_stripes=False)
         yield Static("", id="lesson-detail")
         yield Footer()
 
