@@ -65,7 +65,8 @@ class FakeExercises:
                       "encoder": SimpleNamespace(description="MiniLM")},
             checks=(SimpleNamespace(name="accuracy", metric="accuracy", op=">=", value=0.8,
                                     ref=None),),
-            hints=("Use cross-entropy.",), learner_file=None)
+            hints=("Use cross-entropy.", "Take the mean."), learner_file=Path("spam.py"),
+            code_checks_file=Path("checks.py"))
 
     def exercise(self, exercise_id: str):  # type: ignore[no-untyped-def]
         return self.exercise_value
@@ -73,9 +74,38 @@ class FakeExercises:
     def runs(self, exercise_id: str | None = None, *, limit: int | None = 50) -> list:
         return []
 
-    def start_run(self, exercise_id: str, *, variant: str | None = None) -> FakeHandle:
-        self.started.append(variant)
+    def start_run(self, exercise_id: str, *, variant: str | None = None,
+                  code: str | None = None) -> FakeHandle:
+        self.started.append((variant, code))
         return FakeHandle()
+
+
+class FakeLearner:
+    """The learner's-code workflow (training/learner.py LearnerService), in memory."""
+
+    def __init__(self, copy: Path) -> None:
+        self.copy = copy
+        self.shown = 0
+        self.hint_texts = ["Use cross-entropy.", "Take the mean."]
+
+    def hints(self, exercise_id: str) -> list[str]:
+        return self.hint_texts[:self.shown]
+
+    def hint(self, exercise_id: str) -> object:
+        self.shown = min(self.shown + 1, len(self.hint_texts))
+        return object()
+
+    def edit(self, exercise_id: str) -> Path:
+        self.copy.write_text("# my code\n")
+        return self.copy
+
+    def code_path(self, exercise_id: str, code: str | None = None) -> Path:
+        return self.edit(exercise_id)
+
+    def check(self, exercise_id: str) -> SimpleNamespace:
+        return SimpleNamespace(passed=False, lines=lambda: [
+            "PASS shapes", "FAIL loss", "     expected 0.69, found 0.0",
+            "1 of 2 checks passed (0.1 s)"])
 
 
 async def test_exercise_run_streams_into_plot_and_log(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -86,10 +116,11 @@ async def test_exercise_run_streams_into_plot_and_log(tmp_path: Path, monkeypatc
                         exercises_dir=tmp_path / "ex",
                         fixed_now=datetime(2026, 11, 23, 9, tzinfo=UTC))
     fake = FakeExercises()
+    learner = FakeLearner(tmp_path / "my_spam.py")
     original = ExerciseScreen.__init__
 
-    def init(self, service, exercise_id, *, exercises=None):  # type: ignore[no-untyped-def]
-        original(self, service, exercise_id, exercises=fake)
+    def init(self, service, exercise_id, *, exercises=None, learner_=None):  # type: ignore[no-untyped-def]
+        original(self, service, exercise_id, exercises=fake, learner=learner)
 
     monkeypatch.setattr(ExerciseScreen, "__init__", init)
     app = StudyApp(StudyService.open(settings), cursor_blink=False)
@@ -105,12 +136,23 @@ async def test_exercise_run_streams_into_plot_and_log(tmp_path: Path, monkeypatc
         assert "Spam or not" in str(screen.query_one("#exercise-title", Static).render())
         await pilot.press("h")
         assert "cross-entropy" in str(screen.query_one("#exercise-hints", Static).render())
+        await pilot.press("e")  # no $EDITOR in tests: the copy's path is shown
+        await pilot.press("k")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        log = "\n".join(line.text for line in screen.query_one("#run-log", RichLog).lines)
+        assert str(tmp_path / "my_spam.py") in log and "FAIL loss" in log
+        assert screen.status == "checks fail"
+        await pilot.press("m")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert fake.started == [("tiny", str(tmp_path / "my_spam.py"))]
         await pilot.press("v")
         assert screen.variant == "encoder"
         await pilot.press("s")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert fake.started == ["encoder"]
+        assert fake.started[-1] == ("encoder", "solution")
         plot = screen.query_one(LossPlot)
         assert plot.train == [(1, 0.9), (2, 0.6), (3, 0.4)] and plot.val == [(3, 0.5)]
         assert screen.status == "passed"

@@ -21,13 +21,20 @@ from studyapp.tui.widgets.loss_plot import LossPlot
 if TYPE_CHECKING:
     from studyapp.services.exercises import ExerciseService
     from studyapp.services.study import StudyService
+    from studyapp.training.learner import LearnerService
+
+
+BUSY = frozenset({"starting", "running", "cancelling", "checking"})
 
 
 class ExerciseScreen(Screen[None]):
     """Start, watch and cancel a training run of one exercise."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "start", "Start run"),
+        Binding("e", "edit", "Edit my code"),
+        Binding("k", "check", "Check my code"),
+        Binding("m", "start('mine')", "Run my code"),
+        Binding("s", "start('solution')", "Run reference"),
         Binding("c", "cancel", "Cancel run"),
         Binding("v", "variant", "Variant"),
         Binding("h", "hint", "Hint"),
@@ -35,7 +42,8 @@ class ExerciseScreen(Screen[None]):
     ]
 
     def __init__(self, service: StudyService, exercise_id: str, *,
-                 exercises: ExerciseService | None = None) -> None:
+                 exercises: ExerciseService | None = None,
+                 learner: LearnerService | None = None) -> None:
         super().__init__()
         self.service = service
         self.exercise_id = exercise_id
@@ -43,7 +51,12 @@ class ExerciseScreen(Screen[None]):
             from studyapp.services.exercises import ExerciseService
 
             exercises = ExerciseService(service.settings)
+        if learner is None:
+            from studyapp.training.learner import LearnerService
+
+            learner = LearnerService(service.settings)
         self.exercises = exercises
+        self.learner = learner
         self.exercise: Any = None
         self.variant: str | None = None
         self.hints_shown = 0
@@ -76,6 +89,7 @@ class ExerciseScreen(Screen[None]):
         self.query_one("#exercise-title", Static).update(self.exercise.title)
         self.query_one("#exercise-info").border_title = "What to do"
         self._show_info()
+        self._show_hints(self.learner.hints(self.exercise_id))
         self._set_status("idle")
         self._show_past_runs()
 
@@ -92,9 +106,9 @@ class ExerciseScreen(Screen[None]):
                 target = f"{check.value:g}" if check.value is not None else check.ref
                 lines.append(f"- {check.name}: {check.metric} {check.op} {target}")
         if ex.learner_file is not None:
-            lines += ["", (f"Your file: copy `{ex.learner_file}` and run it with "
-                           f"`studyapp exercise run {ex.id} --code PATH`. Here, `s` runs "
-                           "the reference solution.")]
+            lines += ["", ("**Your code**: `e` makes your own copy of "
+                          f"`{ex.learner_file.name}` (and opens $EDITOR when set), `k` runs its "
+                          "fast checks, `m` trains with it; `s` trains the reference solution.")]
         self.query_one("#exercise-text", Markdown).update("\n".join(lines))
 
     def _set_status(self, status: str) -> None:
@@ -118,13 +132,21 @@ class ExerciseScreen(Screen[None]):
 
     # --- actions ------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        running = self.status in {"starting", "running", "cancelling"}
-        if action in {"start", "variant"}:
-            return self.exercise is not None and not running
+        busy = self.status in BUSY
+        if self.exercise is None:
+            return action == "leave"
+        if action in {"start", "variant", "check"}:
+            if action in {"check"} and self.exercise.code_checks_file is None:
+                return False
+            if parameters == ("mine",) and self.exercise.learner_file is None:
+                return False
+            return not busy
+        if action == "edit":
+            return self.exercise.learner_file is not None
         if action == "cancel":
-            return running
+            return self.status == "running"
         if action == "hint":
-            return self.exercise is not None and self.hints_shown < len(self.exercise.hints)
+            return self.hints_shown < len(self.exercise.hints)
         return True
 
     def action_variant(self) -> None:
@@ -133,21 +155,74 @@ class ExerciseScreen(Screen[None]):
         self._show_info()
         self._set_status(self.status)
 
-    def action_hint(self) -> None:
-        hints = self.exercise.hints
-        if self.hints_shown < len(hints):
-            self.hints_shown += 1
-            text = "\n\n".join(f"Hint {i + 1}: {h}" for i, h in enumerate(hints[:self.hints_shown]))
-            self.query_one("#exercise-hints", Static).update(text)
-            self.refresh_bindings()
+    def _show_hints(self, hints: list[str]) -> None:
+        self.hints_shown = len(hints)
+        text = "\n\n".join(f"Hint {i + 1}: {h}" for i, h in enumerate(hints))
+        self.query_one("#exercise-hints", Static).update(text)
+        self.refresh_bindings()
 
-    def action_start(self) -> None:
-        if self.exercise is None or self.status in {"starting", "running", "cancelling"}:
+    def action_hint(self) -> None:
+        """One more hint (the count is kept with the learner's workspace)."""
+        if self.learner.hint(self.exercise_id) is not None:
+            self._show_hints(self.learner.hints(self.exercise_id))
+
+    def action_edit(self) -> None:
+        """Make (once) and show the learner's copy; open it in $EDITOR when one is set."""
+        import os
+        import shlex
+        import subprocess
+
+        path = self.learner.edit(self.exercise_id)
+        log = self.query_one("#run-log", RichLog)
+        log.write(f"Your copy: {path}")
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if editor and not self.app.is_headless:
+            with self.app.suspend():
+                subprocess.run([*shlex.split(editor), str(path)], check=False)
+            log.write("Back from the editor: press k to check your code.")
+        else:
+            self.notify(f"Edit {path}, then press k to check it.", timeout=8)
+
+    def action_check(self) -> None:
+        if self.status in {"starting", "running", "cancelling", "checking"}:
             return
+        self._set_status("checking")
+        self._check()
+
+    @work(thread=True, exclusive=True, group="check")
+    def _check(self) -> None:
+        try:
+            report = self.learner.check(self.exercise_id)
+        except Exception as exc:  # noqa: BLE001 - LearnerError and the like: shown
+            self.app.call_from_thread(self._checked, None, str(exc))
+            return
+        self.app.call_from_thread(self._checked, report, None)
+
+    def _checked(self, report: Any, error: str | None) -> None:
+        log = self.query_one("#run-log", RichLog)
+        if report is None:
+            log.write(Text(f"Could not check: {error}", style="bold red"))
+            self._set_status("idle")
+            return
+        for line in report.lines():
+            style = "green" if line.startswith("PASS") else "red" if line.startswith(
+                ("FAIL", "ERROR")) else ""
+            log.write(Text(line, style=style))
+        self._set_status("checks pass" if report.passed else "checks fail")
+
+    def action_start(self, code: str = "solution") -> None:
+        """Train: `code` is "solution" (the reference) or "mine" (the learner's copy)."""
+        if self.exercise is None or self.status in BUSY:
+            return
+        path = None
+        if code == "mine":
+            path = str(self.learner.code_path(self.exercise_id))
         self.query_one(LossPlot).clear_points()
-        self.query_one("#run-log", RichLog).clear()
+        log = self.query_one("#run-log", RichLog)
+        log.clear()
+        log.write(f"Training with {'your code: ' + path if path else 'the reference solution'}")
         self._set_status("starting")
-        self._run(self.variant)
+        self._run(self.variant, path or "solution")
 
     def action_cancel(self) -> None:
         if self.handle is not None and self.status == "running":
@@ -155,16 +230,16 @@ class ExerciseScreen(Screen[None]):
             self.handle.cancel()
 
     def action_leave(self) -> None:
-        if self.handle is not None and self.status in {"running", "starting"}:
+        if self.handle is not None and self.status in {"running", "starting", "cancelling"}:
             self.handle.cancel(grace_s=2.0)
             self.notify("The run was cancelled.")
         self.dismiss(None)
 
     # --- the run (a thread worker) ------------------------------------------------------
     @work(thread=True, exclusive=True, group="run")
-    def _run(self, variant: str | None) -> None:
+    def _run(self, variant: str | None, code: str) -> None:
         try:
-            handle = self.exercises.start_run(self.exercise_id, variant=variant)
+            handle = self.exercises.start_run(self.exercise_id, variant=variant, code=code)
         except Exception as exc:  # noqa: BLE001 - any start failure is shown, never raised
             self.app.call_from_thread(self._failed_to_start, str(exc))
             return
