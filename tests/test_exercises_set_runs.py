@@ -127,11 +127,10 @@ def test_qlora_runs_on_cuda_with_bitsandbytes(tmp_path):
     assert result["metrics"]["lora_trainable_share"] < 0.05
 
 
-def test_a_run_through_the_worker_when_the_worker_knows_the_task(tmp_path):
+def test_a_run_through_the_worker(tmp_path):
     from studyapp.training import worker
 
-    if "sft" not in worker.TASKS and not hasattr(worker, "module_for"):
-        pytest.skip("the worker does not dispatch to studyapp.training.tasks yet")
+    assert worker.task_module("pretraining") == "studyapp.training.tasks.pretraining"
     svc = ExerciseService(Settings.from_env(db=tmp_path / "db.sqlite"))
     handle = svc.start_run("pretraining", variant="tiny")
     result = handle.wait()

@@ -15,7 +15,8 @@ never trained on): the loss on response tokens and the answers the model generat
 `style_prefix`, "In short:" in the bundled data). Validation loss (response tokens of the
 `val` file) is measured after each epoch.
 
-Models (`model`): "tiny" (a GPT-2 built in code, byte tokens: trains in minutes on a CPU),
+Models (`model`): "tiny" (a GPT-2 built in code, byte tokens, first pretrained for
+`pretrain_steps` on the course corpus so that SFT starts from a base model: minutes on a CPU),
 "smollm2" (SmolLM2-135M-Instruct, offline; about 40 s per step of 8 on a busy 2-core CPU,
 so meant for a GPU), or a hub id / local folder of a causal LM.
 """
@@ -49,6 +50,7 @@ from studyapp.training.tasks.common import (
     lr_schedule,
     param_counts,
     read_jsonl,
+    resolve,
     tiny_gpt2,
     write_json,
 )
@@ -58,6 +60,10 @@ DEFAULTS: dict[str, Any] = {
     "n_embd": 128,            # the "tiny" model's size
     "n_layer": 4,
     "n_head": 4,
+    "pretrain_steps": 400,    # "tiny" only: causal LM on `corpus` before SFT (0: none)
+    "pretrain_block": 128,
+    "pretrain_lr": 3e-3,
+    "corpus": "../data/corpus/course.txt",
     "epochs": 12,
     "batch_size": 16,
     "lr": 2e-3,
@@ -105,6 +111,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
 
     lm = _load(ctx, s)
     lm.model.to(device)
+    if str(s["model"]) == "tiny" and int(s["pretrain_steps"]) > 0:
+        _pretrain(ctx, s, lm, device, precision)
     trainable, total = param_counts(lm.model)
     max_length = int(s["max_length"])
 
@@ -223,6 +231,43 @@ def run(ctx: RunContext) -> dict[str, Any]:
             f"{prefix!r}: {measured['style_share_before']:.0%} -> {measured['style_share']:.0%}",
             answers=answers[:5])
     return finish(ctx, measured, {"train": train_losses, "val": val_losses})
+
+
+def _pretrain(ctx: RunContext, s: dict[str, Any], lm: _LM, device: torch.device,
+              precision: Any) -> None:
+    """Give the tiny model some language first: causal LM on the course corpus (the
+    pretraining exercise's objective), so that the model SFT starts from is a base model
+    that rambles in the course's words rather than random bytes."""
+    path = resolve(ctx, str(s["corpus"]))
+    if not path.is_file():
+        ctx.log(f"no corpus at {path}: the tiny model starts from random weights")
+        return
+    ids = torch.tensor(lm.encode(path.read_text(encoding="utf-8")), dtype=torch.long)
+    block, steps = int(s["pretrain_block"]), int(s["pretrain_steps"])
+    if len(ids) <= block + 1:
+        return
+    ctx.log(f"pretraining the tiny model on {path.name} first ({steps} steps of causal LM, "
+            f"{len(ids):,} bytes): the base model for SFT")
+    rng = random.Random(int(s["seed"]))
+    optimizer = torch.optim.AdamW(lm.model.parameters(), lr=float(s["pretrain_lr"]),
+                                  weight_decay=0.01)
+    scheduler = lr_schedule(optimizer, steps, 0.05)
+    lm.model.train()
+    tail: list[float] = []
+    for i in range(1, steps + 1):
+        ctx.check_cancelled(0)
+        starts = [rng.randrange(0, len(ids) - block) for _ in range(int(s["batch_size"]))]
+        x = torch.stack([ids[a:a + block] for a in starts]).to(device)
+        with autocast(device, precision):
+            loss = lm.model(input_ids=x, labels=x).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(lm.model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        tail = (tail + [float(loss.detach())])[-20:]
+        if i % 100 == 0 or i == steps:
+            ctx.log(f"pretraining step {i}/{steps}: loss {sum(tail) / len(tail):.3f}")
 
 
 def _limit(rows: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
