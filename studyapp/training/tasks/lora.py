@@ -184,7 +184,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
 
     base = task.fresh_model(quantized=quantized)
     model = PeftModel.from_pretrained(base.model, str(adapter_dir), adapter_name="spam")
-    model.to(device)
+    if not quantized:                   # a 4-bit model is placed when loaded; .to() refuses
+        model.to(device)
     reloaded = task.evaluate(model, base)
     model.load_adapter(str(flipped_dir / "flipped"), adapter_name="flipped")
     model.set_adapter("flipped")
@@ -317,7 +318,11 @@ def _check_lora_delta(code: ModuleType, model: nn.Module, device: torch.device) 
     a = layer.lora_A[name].weight
     b = layer.lora_B[name].weight
     x = torch.randn(2, 3, a.shape[1], device=a.device, dtype=a.dtype)
-    peft_delta = layer(x) - layer.base_layer(x)
+    base_weight = getattr(layer.base_layer, "weight", None)
+    if base_weight is not None and base_weight.dtype == torch.float32:
+        peft_delta = layer(x) - layer.base_layer(x)       # what the adapted layer adds
+    else:   # a 4-bit or half-precision base: compare with peft's LoRA term itself
+        peft_delta = layer.lora_B[name](layer.lora_A[name](x)) * layer.scaling[name]
     mine = code.lora_delta(x, a, b, layer.lora_alpha[name], layer.r[name])
     layer.train(was_training)
     return float((peft_delta.float() - mine.float()).abs().max())
@@ -470,10 +475,9 @@ def _quantized(cm: ClassifierModel, ctx: RunContext) -> ClassifierModel:  # prag
                                 bnb_4bit_use_double_quant=True,
                                 bnb_4bit_compute_dtype=torch.bfloat16)
     model = AutoModelForSequenceClassification.from_pretrained(
-        cm.source, num_labels=len(cm.head) and cm.model.config.num_labels,
-        quantization_config=config, device_map={"": 0})
+        cm.source, num_labels=cm.model.config.num_labels, quantization_config=config,
+        device_map={"": torch.cuda.current_device()})
     ctx.log("QLoRA: base weights loaded in 4 bits (NF4) on the GPU")
-    head = [m for m in (getattr(model, "classifier", None),
-                        getattr(getattr(model, "bert", model), "pooler", None)) if m is not None]
-    cm.model, cm.head = model, head
+    # the new head trains in full precision; the 4-bit pooler stays frozen
+    cm.model, cm.head = model, [model.classifier]
     return cm
