@@ -385,3 +385,25 @@ def test_parsed_course_is_cached_until_a_file_changes(tmp_path, monkeypatch):
     assert load_course(folder)[0].lesson.quiz[0].question == "One, edited?"
     (folder / "b.md").write_text("# B\n", encoding="utf-8")
     assert len(load_course(folder)) == 2
+
+
+def test_forecast_today_matches_the_queue(tmp_path):
+    """Home shows the due count and the forecast side by side: they must agree."""
+    from datetime import UTC, datetime
+
+    from studyapp.config import Settings
+    from studyapp.services.study import StudyService
+
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    (lessons / "l.md").write_text(
+        "# L\n\n## Key Concepts\n- **A** – a\n- **B** – b\n\n## Quiz\n1. Q?\n   Answer: x\n",
+        encoding="utf-8")
+    settings = Settings(tmp_path / "db.sqlite", lessons, tmp_path,
+                        datetime(2026, 11, 23, 12, tzinfo=UTC))
+    with StudyService.open(settings) as service:
+        service.grade(service.quiz_card_id("l", 0), 3, source="quiz")
+        service.complete_lesson("l")
+        stats = service.stats()
+        assert stats.forecast[0][1] == stats.due_today == len(service.due())
+        assert stats.due_today >= 2  # the two new concept cards at least

@@ -666,6 +666,9 @@ class StudyService:
             ((today + timedelta(days=30)).isoformat(),)
         ):
             counts[max(0, (date.fromisoformat(due_day) - today).days)] += n
+        # Today is the queue as it stands (new cards and daily limits included), so home's
+        # "due" and the forecast agree; later days count what is scheduled for them.
+        counts[0] = due_today
         forecast = [(today + timedelta(days=i), counts[i]) for i in range(30)]
         reviews_done = self.conn.execute("SELECT count(*) FROM review_log").fetchone()[0]
         row = self.conn.execute(

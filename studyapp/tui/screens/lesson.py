@@ -64,8 +64,8 @@ class LessonScreen(Screen[None]):
     """Walks a lesson's sections; remembers the position when the learner leaves."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "next_section", "Next"),
-        Binding("p", "prev_section", "Prev"),
+        Binding("n,ctrl+n", "next_section", "Next"),  # ctrl+n/ctrl+b work while typing
+        Binding("p,ctrl+b", "prev_section", "Prev"),
         Binding("g", "first_section", "First section", show=False),
         Binding("G", "last_section", "Last section", show=False),
         Binding("f", "finish", "Finish"),

@@ -25,17 +25,20 @@ class PriorKnowledge(VerticalScroll):
         self._answers = dict(answers)
 
     def compose(self) -> ComposeResult:
-        yield Static("Before you start, answer in a few words. You will compare at the recap.",
+        yield Static("Before you start, answer in a few words. You will compare at the recap. "
+                     "(ctrl+n: next section while typing)",
                      classes="hint")
         for i, prompt in enumerate(self._prompts):
             yield Static(f"{i + 1}. {prompt}", classes="prompt")
             yield Input(self._answers.get(i, ""), placeholder="Your answer — Enter to save",
-                        id=f"prior-{i}", classes="prior-answer")
+                        id=f"prior-{i}", classes="prior-answer", select_on_focus=False)
 
     def on_mount(self) -> None:
-        fields = list(self.query(Input))
-        if fields:
-            fields[0].focus()
+        # Focus the first prompt still unanswered; when all are answered, focus none, so
+        # the section keys (n, p) move on instead of typing into a saved answer.
+        empty = [f for f in self.query(Input) if not f.value.strip()]
+        if empty:
+            empty[0].focus()
 
     def _save(self, field: Input) -> None:
         assert field.id is not None
