@@ -41,7 +41,8 @@ def test_runs_table_shape():
     db = open_database(":memory:")
     cols = {c.name for c in db["runs"].columns}
     assert cols == {"id", "exercise", "variant", "settings", "device", "started_at",
-                    "finished_at", "status", "losses", "metrics", "checks", "error"}
+                    "finished_at", "status", "losses", "metrics", "checks", "error",
+                    "owner_pid"}
     assert {c.name for c in db["exercise_progress"].columns} == {
         "exercise", "status", "first_attempt_at", "last_attempt_at", "passed_at"}
 
@@ -63,7 +64,7 @@ def test_newer_database_is_refused_and_left_unchanged(tmp_path):
 
 
 def test_old_database_is_migrated_with_a_backup_first(tmp_path, monkeypatch):
-    """A database made by schema 1 opens under the latest schema (here a fabricated 2)."""
+    """A database made by schema 1 opens under the latest schema (and a fabricated next)."""
     path = tmp_path / "study.db"
     conn = sqlite3.connect(path)
     apply_migrations(conn, None, upto=1)
@@ -72,17 +73,19 @@ def test_old_database_is_migrated_with_a_backup_first(tmp_path, monkeypatch):
     conn.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
 
-    def migration_2_add_note(c):
+    def migration_next_add_note(c):
         c.execute("ALTER TABLE cards ADD COLUMN note TEXT")
 
-    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, migration_2_add_note])
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, migration_next_add_note])
     monkeypatch.setattr("studyapp.store.db.MIGRATIONS", schema.MIGRATIONS)
+    latest = len(schema.MIGRATIONS)
     db = open_database(path)
-    assert db.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.conn.execute("PRAGMA user_version").fetchone()[0] == latest
     assert "note" in {c.name for c in db["cards"].columns}
+    assert "owner_pid" in {c.name for c in db["runs"].columns}  # the real migration 2
     assert db.conn.execute("SELECT value FROM settings").fetchone()[0] == "7"
     kept = [b for b in backups.list_backups(path) if b.kind == "premigrate"]
-    assert len(kept) == 1 and "v1-to-v2" in kept[0].path.name
+    assert len(kept) == 1 and f"v1-to-v{latest}" in kept[0].path.name
     old = sqlite3.connect(kept[0].path)
     assert old.execute("PRAGMA user_version").fetchone()[0] == 1
     assert old.execute("SELECT value FROM settings").fetchone()[0] == "7"
@@ -92,15 +95,16 @@ def test_failed_migration_rolls_back(tmp_path, monkeypatch):
     path = tmp_path / "study.db"
     open_database(path).close()
 
-    def migration_2_broken(c):
+    def migration_next_broken(c):
         c.execute("CREATE TABLE half_done (x)")
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("studyapp.store.db.MIGRATIONS", [*schema.MIGRATIONS, migration_2_broken])
+    monkeypatch.setattr("studyapp.store.db.MIGRATIONS",
+                        [*schema.MIGRATIONS, migration_next_broken])
     with pytest.raises(RuntimeError):
         open_database(path)
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS)
     assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name='half_done'").fetchone()
 
 

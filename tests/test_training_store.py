@@ -100,13 +100,24 @@ def test_ending_twice_or_badly_is_refused(db):
         runs.end_run(db, "nope", status="failed", finished_at=T0)
 
 
-def test_runs_left_running_by_a_dead_app_can_be_marked_failed(db):
-    _start(db, "alive")
+def test_runs_left_running_by_a_dead_app_are_marked_failed(db):
+    """Only runs whose recording process is gone: a run going on in another live process
+    (here: this one) is left alone, and so is one named in `keep`."""
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    _start(db, "alive")                 # recorded by this (live) process
     _start(db, "orphan")
-    assert runs.abandon_stale_runs(db, T0, keep={"alive"}) == 1
+    _start(db, "kept")
+    db.execute("UPDATE runs SET owner_pid = ? WHERE id IN ('orphan', 'kept')", [dead.pid])
+    db.conn.commit()
+    assert runs.abandon_stale_runs(db, T0, keep={"kept"}) == 1
     assert runs.get_run(db, "orphan").status == "failed"
     assert "stopped" in runs.get_run(db, "orphan").error
     assert runs.get_run(db, "alive").status == "running"
+    assert runs.get_run(db, "kept").status == "running"
 
 
 def test_naive_times_are_refused(db):

@@ -143,7 +143,11 @@ class ExerciseService:
 
     def runs(self, exercise_id: str | None = None, *, limit: int | None = 50) -> list[Any]:
         """Recorded runs (store.runs.RunRecord), newest first."""
-        return self._read(lambda db: _runs().list_runs(db, exercise_id, limit=limit), [])
+        def read(db: Any) -> Any:
+            _runs().abandon_stale_runs(db, self.settings.now())
+            return _runs().list_runs(db, exercise_id, limit=limit)
+
+        return self._read(read, [])
 
     def run(self, run_id: str) -> Any:
         """One recorded run (store.runs.RunRecord), or None."""

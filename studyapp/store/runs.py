@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -119,9 +120,10 @@ def create_run(db: sqlite_utils.Database, *, run_id: str, exercise: str, variant
     with write_transaction(db):
         db.execute(
             "INSERT INTO runs (id, exercise, variant, settings, device, started_at, status,"
-            " losses, metrics, checks) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, '{}', '[]')",
+            " losses, metrics, checks, owner_pid)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, '{}', '[]', ?)",
             [run_id, exercise, variant, _dump(settings), device, _ts(started_at),
-             _dump({"train": [], "val": []})],
+             _dump({"train": [], "val": []}), os.getpid()],
         )
         _touch_progress(db, exercise, started_at, passed=False)
 
@@ -243,19 +245,30 @@ def list_runs(db: sqlite_utils.Database, exercise: str | None = None, *,
     return [_record(r) for r in db.execute(sql, args).fetchall()]
 
 
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def abandon_stale_runs(db: sqlite_utils.Database, now: datetime, *,
                        keep: set[str] | frozenset[str] = frozenset()) -> int:
-    """Mark `running` runs not in `keep` as failed (their app was killed mid-run).
-
-    Call it when the app starts, with the ids of runs this process is still watching.
-    Returns how many were marked.
+    """Mark as failed the `running` runs whose recording process is gone (its app was
+    killed mid-run). Runs still recorded by a live process, in this app or in another
+    terminal, and the ids in `keep`, are left alone. Returns how many were marked.
     """
     with write_transaction(db):
-        ids = [r[0] for r in db.execute("SELECT id FROM runs WHERE status = 'running'")
-               if r[0] not in keep]
+        ids = [run_id for run_id, pid in
+               db.execute("SELECT id, owner_pid FROM runs WHERE status = 'running'")
+               if run_id not in keep and (pid is None or not _alive(pid))]
         for run_id in ids:
             db.execute(
                 "UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
-                [_ts(now), "the app stopped while this run was going (no result recorded)",
-                 run_id])
+                [_ts(now), "the app stopped while this run was going; what it measured "
+                 "until then is kept", run_id])
     return len(ids)

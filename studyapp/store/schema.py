@@ -179,7 +179,13 @@ def migration_1_initial(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
 
 
-MIGRATIONS: list[Migration] = [migration_1_initial]
+def migration_2_run_owner(conn: sqlite3.Connection) -> None:
+    """Runs remember the process that records them, so a run whose app was killed can be
+    told apart from one still going in another terminal."""
+    conn.execute("ALTER TABLE runs ADD COLUMN owner_pid INTEGER")
+
+
+MIGRATIONS: list[Migration] = [migration_1_initial, migration_2_run_owner]
 
 
 def index_statements() -> list[str]:
