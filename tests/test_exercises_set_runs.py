@@ -137,3 +137,20 @@ def test_a_run_through_the_worker(tmp_path):
     assert result.status == "finished", (result.error, handle.stderr_tail())
     assert "clm_perplexity" in result.metrics
     assert svc.run(handle.run_id).status == "finished"
+
+
+@pytest.mark.real_model
+def test_sft_default_model_smollm2_trains_and_answers(tmp_path, request):
+    """The default SFT model, on a budget of two pairs (the SmolLM2 conversion is cached in
+    pytest's cache folder, as in test_training_models.py)."""
+    cache = Path(request.config.cache.mkdir("studyapp-model-cache"))
+    svc = ExerciseService(Settings.from_env(db=tmp_path / "db.sqlite"), cache_dir=cache)
+    spec = svc.build_spec("sft", overrides={
+        "max_train_examples": "2", "max_eval_examples": "2", "max_new_tokens": "4",
+        "batch_size": "2", "max_length": "64"})
+    result, _ = _run(spec)
+    m = result["metrics"]
+    assert m["model"] == "smollm2" and m["steps"] == 1
+    assert math.isfinite(m["response_loss"]) and m["response_loss_before"] < 10
+    answers = json.loads(Path(m["answers_file"]).read_text(encoding="utf-8"))
+    assert len(answers) == 2 and all(a["before"] for a in answers)
