@@ -42,6 +42,7 @@ from studyapp.training import data as data_mod
 from studyapp.training.device import (
     autocast,
     describe,
+    memory_mb,
     pick_device,
     pick_precision,
     seed_everything,
@@ -443,7 +444,7 @@ class _Task:
                 self.train_losses.append([self.global_step, value])
                 ctx.emit(Step(step=self.global_step, epoch=0.0, loss=value, lr=lr_now,
                               tokens_per_s=float(mask.sum()) / max(times[-1], 1e-9),
-                              elapsed=self.clock()))
+                              elapsed=self.clock(), memory_mb=memory_mb(self.device)))
         state_mb = training_state_mb(model)
         del optimizer
         result = self.evaluate(model, cm)

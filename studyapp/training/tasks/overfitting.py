@@ -32,6 +32,7 @@ from studyapp.training import data as data_mod
 from studyapp.training.device import (
     autocast,
     describe,
+    memory_mb,
     pick_device,
     pick_precision,
     seed_everything,
@@ -269,7 +270,8 @@ class _Loop:
                 self.train_losses.append([self.global_step, value])
                 ctx.emit(Step(step=self.global_step, epoch=epoch, loss=value, lr=lr,
                               tokens_per_s=float(mask.sum()) * len(train_steps)
-                              / max(self.clock(), 1e-9), elapsed=self.clock()))
+                              / max(self.clock(), 1e-9), elapsed=self.clock(),
+                              memory_mb=memory_mb(self.device)))
             train_epoch.append(sum(losses) / len(losses))
             vloss, vacc, _ = self.evaluate(cm, "val")
             val.append([epoch, vloss])

@@ -36,6 +36,7 @@ import torch
 from studyapp.training.device import (
     autocast,
     describe,
+    memory_mb,
     pick_device,
     pick_precision,
     seed_everything,
@@ -175,7 +176,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
             elapsed = clock() - t_phase
             ctx.emit(Step(step=offset + i, epoch=PHASES.index(phase) + i / steps, loss=value,
                           lr=lr, tokens_per_s=float(x.numel()) * i / max(elapsed, 1e-9),
-                          elapsed=clock()))
+                          elapsed=clock(), memory_mb=memory_mb(device)))
             if i % int(s["eval_every"]) == 0 or i == steps:
                 vloss = evaluate(offset + i, float(s["mask_prob"]))
                 model.train()

@@ -36,6 +36,7 @@ from studyapp.training.device import (
     autocast,
     describe,
     make_scaler,
+    memory_mb,
     pick_device,
     pick_precision,
     seed_everything,
@@ -202,7 +203,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
             elapsed = clock() - t_train
             ctx.emit(Step(step=step, epoch=epoch + min(1.0, (start + batch_size) / len(order)),
                           loss=value, lr=lr, tokens_per_s=float(mask.sum()) / max(
-                              elapsed - t_step, 1e-9), elapsed=elapsed))
+                              elapsed - t_step, 1e-9), elapsed=elapsed,
+                          memory_mb=memory_mb(device)))
         vloss = evaluate(val, step)
         val_losses.append([step, vloss])
         ctx.emit(Evaluation(step=step, val_loss=vloss, metrics={"epoch": float(epoch + 1)}))
