@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
         start = time.perf_counter()
         try:
             rows = importlib.import_module(f"benchmarks.bench_{name}").run()
-        except Exception as exc:  # one broken benchmark must not hide the others
+        except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the rest
             failed += 1
             table.add_row(name, f"[red]failed: {exc}", "", "", "")
             continue

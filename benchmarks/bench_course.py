@@ -6,8 +6,8 @@ import time
 
 from markdown_it import MarkdownIt
 
-from studyapp.course.parser import parse_lesson
 from studyapp.config import PROJECT_ROOT
+from studyapp.course.parser import parse_lesson
 
 SEED = PROJECT_ROOT.parent / "shared" / "seeds" / "000_ced0ffda6bbc1efb.txt"
 

@@ -50,10 +50,7 @@ _ONE = {"a", "an", "one", "един", "една", "едно", "jedan", "jedna", 
 
 # Leading words such as "after", "след", "через", "nach", "posle", "in" are ignored.
 _PREFIXES = {"after", "in", "след", "през", "posle", "nakon", "za", "после", "након", "за",
-             "через", "спустя", "nach", "in", "+"}
-
-_TOKEN = re.compile(r"(\d+)\s*([^\W\d_][\w.]*)|([^\W\d_][\w.]*)", re.UNICODE)
-
+             "через", "спустя", "nach", "+"}
 
 class IntervalError(ValueError):
     """The text is not an interval this module can read."""

@@ -46,7 +46,7 @@ def read_lesson(path: Path) -> ParseResult:
         return _failed(name, f"cannot read file: {exc.strerror or exc}")
     try:
         return parse_lesson(text, name)
-    except Exception as exc:  # a parser bug must not stop the app: report it as an error
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the app: report it
         return _failed(name, f"internal error while parsing ({type(exc).__name__}: {exc}); "
                        "please report this lesson")
 

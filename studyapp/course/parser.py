@@ -519,6 +519,12 @@ def parse_lesson(text: str, path: str = "<text>") -> ParseResult:
         sections.append(Section(kind, heading_text, start, end, markdown))
         if heading is not None and not markdown.strip():
             ctx.warning(start, f"section '{heading_text}' is empty", "empty-section")
+        if kind is not SectionKind.REVIEW_PLAN:  # the plan reports its own, as errors
+            for node in body:
+                if _looks_like_table(node):
+                    ctx.warning(_line(node), "malformed table: rows start with '|' but there "
+                                "is no '|---|---|' delimiter row under the header, so it shows "
+                                "as plain text", "malformed-table")
         if kind is SectionKind.OTHER:
             continue
         if kind in seen:

@@ -269,6 +269,6 @@ def abandon_stale_runs(db: sqlite_utils.Database, now: datetime, *,
         for run_id in ids:
             db.execute(
                 "UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
-                [_ts(now), "the app stopped while this run was going; what it measured "
-                 "until then is kept", run_id])
+                [_ts(now), ("the app stopped while this run was going; what it measured "
+                            "until then is kept"), run_id])
     return len(ids)
