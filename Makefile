@@ -20,13 +20,13 @@ run: $(STAMP)
 	$(BIN)/studyapp
 
 test: $(STAMP)
+	$(BIN)/ruff check studyapp tests benchmarks
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 lint: $(STAMP)
-	$(BIN)/ruff check studyapp tests benchmarks
 	$(BIN)/studyapp lint lessons/
 
 clean:
