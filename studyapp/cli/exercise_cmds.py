@@ -21,23 +21,13 @@ from typing import Any
 import click
 
 from studyapp.config import Settings
+from studyapp.jsonsafe import finite
 
 EXIT_CANCELLED = 130
 
 
 def _dump(obj: Any) -> None:
-    click.echo(json.dumps(_finite(obj), ensure_ascii=False, indent=2))
-
-
-def _finite(value: Any) -> Any:
-    """Strict JSON: NaN and infinities (a diverged loss) become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+    click.echo(json.dumps(finite(obj), ensure_ascii=False, indent=2))
 
 
 def _service(settings: Settings):  # -> ExerciseService
@@ -231,8 +221,8 @@ def loss_plot(losses: dict[str, list[list[float]]], width: int = 80, height: int
     plt.clear_figure()
     plt.plotsize(width, height)
     plt.theme("clear")
-    tx, ty = _downsample([p for p in losses.get("train", []) if _finite(p[1]) is not None])
-    vx, vy = _downsample([p for p in losses.get("val", []) if _finite(p[1]) is not None])
+    tx, ty = _downsample([p for p in losses.get("train", []) if finite(p[1]) is not None])
+    vx, vy = _downsample([p for p in losses.get("val", []) if finite(p[1]) is not None])
     if tx:
         plt.plot(tx, ty, label="train loss", marker="braille")
     if vx:

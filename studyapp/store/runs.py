@@ -10,7 +10,6 @@ Times are passed in (UTC datetimes) and stored as fixed-width UTC ISO text.
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
+from studyapp.jsonsafe import finite
 from studyapp.store.db import write_transaction
 
 RUN_STATUSES = ("running", "finished", "failed", "cancelled")
@@ -91,18 +91,7 @@ def _dt(text: str | None) -> datetime | None:
 
 
 def _dump(value: Any) -> str:
-    return json.dumps(_finite(value), separators=(",", ":"))
-
-
-def _finite(value: Any) -> Any:
-    """NaN and infinities (a diverged loss) become None so the column stays strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+    return json.dumps(finite(value), separators=(",", ":"))
 
 
 def _load(text: str | None, default: Any) -> Any:

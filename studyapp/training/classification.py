@@ -36,6 +36,7 @@ from studyapp.training.device import (
     describe,
     make_scaler,
     memory_mb,
+    optimizer_step,
     pick_device,
     pick_precision,
     seed_everything,
@@ -170,17 +171,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
             with autocast(device, precision):
                 logits = _class_logits(cm, code, input_ids, mask)
             loss = code.classification_loss(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-                optimizer.step()
+            optimizer_step(loss, optimizer, scaler, trainable)
             lr = scheduler.get_last_lr()[0]
             scheduler.step()
             step += 1

@@ -109,6 +109,22 @@ def make_scaler(device: torch.device, precision: Precision) -> Any:
     return None
 
 
+def optimizer_step(loss: torch.Tensor, optimizer: Any, scaler: Any, params: Any,
+                   max_norm: float = 1.0) -> None:
+    """Backward, clip the gradient norm, step: through the GradScaler when fp16 needs one."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
+        optimizer.step()
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     try:

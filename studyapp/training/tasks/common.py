@@ -15,13 +15,15 @@ import threading
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 import torch
 from torch import nn
 
+from studyapp.jsonsafe import finite
 from studyapp.training.catalog import CheckSpec, evaluate_checks
 from studyapp.training.codecheck import load_module, run_code_checks
+from studyapp.training.device import Precision, pick_device, pick_precision, seed_everything
 from studyapp.training.runtime import CodeChecksFailed, RunContext
 
 # --- the learner's code ------------------------------------------------------------------
@@ -246,19 +248,9 @@ def overlay_plot(curves: dict[str, list[list[float]]], *, title: str, xlabel: st
 
 def write_json(path: Path, value: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_finite(value), indent=2, ensure_ascii=False),
+    path.write_text(json.dumps(finite(value), indent=2, ensure_ascii=False),
                     encoding="utf-8")
     return path
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 def finish(ctx: RunContext, measured: dict[str, Any], losses: dict[str, list]) -> dict[str, Any]:
@@ -275,3 +267,27 @@ class Clock:
 
     def __call__(self) -> float:
         return time.perf_counter() - self.t0
+
+
+class Prepared(NamedTuple):
+    clock: Clock
+    settings: dict[str, Any]
+    seed: int
+    code: ModuleType
+    device: torch.device
+    precision: Precision
+
+
+def prepare(ctx: RunContext, defaults: dict[str, Any]) -> Prepared:
+    """What every task does first: its settings over its defaults, the thread count, every
+    seed, the learner's code (checked), the device and the precision."""
+    clock = Clock()
+    s = {**defaults, **ctx.settings}
+    if int(s["threads"]) > 0:
+        torch.set_num_threads(int(s["threads"]))
+    seed = int(s["seed"])
+    seed_everything(seed)
+    code = learner_code(ctx)
+    device = pick_device(ctx.spec.device)
+    precision = pick_precision(device, None if s["precision"] == "auto" else s["precision"])
+    return Prepared(clock, s, seed, code, device, precision)

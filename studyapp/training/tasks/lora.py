@@ -43,8 +43,6 @@ from studyapp.training.device import (
     autocast,
     describe,
     memory_mb,
-    pick_device,
-    pick_precision,
     seed_everything,
 )
 from studyapp.training.events import Checkpoint, Evaluation, Started, Step
@@ -55,9 +53,9 @@ from studyapp.training.tasks.common import (
     Clock,
     PeakMemory,
     finish,
-    learner_code,
     lr_schedule,
     param_counts,
+    prepare,
     training_state_mb,
 )
 
@@ -101,15 +99,7 @@ def qlora_unavailable_reason() -> str | None:
 
 
 def run(ctx: RunContext) -> dict[str, Any]:
-    clock = Clock()
-    s = {**DEFAULTS, **ctx.settings}
-    if int(s["threads"]) > 0:
-        torch.set_num_threads(int(s["threads"]))
-    seed = int(s["seed"])
-    seed_everything(seed)
-    code = learner_code(ctx)
-    device = pick_device(ctx.spec.device)
-    precision = pick_precision(device, None if s["precision"] == "auto" else s["precision"])
+    clock, s, seed, code, device, precision = prepare(ctx, DEFAULTS)
 
     d = ctx.spec.data
     if not d:

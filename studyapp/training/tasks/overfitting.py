@@ -33,8 +33,6 @@ from studyapp.training.device import (
     autocast,
     describe,
     memory_mb,
-    pick_device,
-    pick_precision,
     seed_everything,
 )
 from studyapp.training.events import Evaluation, Started, Step
@@ -44,8 +42,8 @@ from studyapp.training.runtime import RunContext
 from studyapp.training.tasks.common import (
     Clock,
     finish,
-    learner_code,
     overlay_plot,
+    prepare,
     write_json,
 )
 
@@ -70,15 +68,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def run(ctx: RunContext) -> dict[str, Any]:
-    clock = Clock()
-    s = {**DEFAULTS, **ctx.settings}
-    if int(s["threads"]) > 0:
-        torch.set_num_threads(int(s["threads"]))
-    seed = int(s["seed"])
-    seed_everything(seed)
-    code = learner_code(ctx)
-    device = pick_device(ctx.spec.device)
-    precision = pick_precision(device, None if s["precision"] == "auto" else s["precision"])
+    clock, s, seed, code, device, precision = prepare(ctx, DEFAULTS)
 
     d = ctx.spec.data
     if not d:

@@ -37,20 +37,17 @@ from studyapp.training.device import (
     autocast,
     describe,
     memory_mb,
-    pick_device,
-    pick_precision,
     seed_everything,
 )
 from studyapp.training.events import Evaluation, Started, Step
 from studyapp.training.runtime import RunContext
 from studyapp.training.tasks.common import (
     CharTokenizer,
-    Clock,
     finish,
-    learner_code,
     lr_schedule,
     overlay_plot,
     param_counts,
+    prepare,
     resolve,
     tiny_llama,
     tiny_modernbert,
@@ -83,15 +80,7 @@ PHASES = ("clm", "mlm", "mlm_high")
 
 
 def run(ctx: RunContext) -> dict[str, Any]:
-    clock = Clock()
-    s = {**DEFAULTS, **ctx.settings}
-    if int(s["threads"]) > 0:
-        torch.set_num_threads(int(s["threads"]))
-    seed = int(s["seed"])
-    seed_everything(seed)
-    code = learner_code(ctx)
-    device = pick_device(ctx.spec.device)
-    precision = pick_precision(device, None if s["precision"] == "auto" else s["precision"])
+    clock, s, seed, code, device, precision = prepare(ctx, DEFAULTS)
     tok = CharTokenizer()
 
     train_text, val_text, source = _corpus(ctx, s)

@@ -37,19 +37,16 @@ from studyapp.training.device import (
     describe,
     make_scaler,
     memory_mb,
-    pick_device,
-    pick_precision,
-    seed_everything,
+    optimizer_step,
 )
 from studyapp.training.events import Evaluation, Started, Step
 from studyapp.training.runtime import RunContext
 from studyapp.training.tasks.common import (
     CharTokenizer,
-    Clock,
     finish,
-    learner_code,
     lr_schedule,
     param_counts,
+    prepare,
     read_jsonl,
     resolve,
     tiny_gpt2,
@@ -92,15 +89,7 @@ class _LM:
 
 
 def run(ctx: RunContext) -> dict[str, Any]:
-    clock = Clock()
-    s = {**DEFAULTS, **ctx.settings}
-    if int(s["threads"]) > 0:
-        torch.set_num_threads(int(s["threads"]))
-    seed = int(s["seed"])
-    seed_everything(seed)
-    code = learner_code(ctx)
-    device = pick_device(ctx.spec.device)
-    precision = pick_precision(device, None if s["precision"] == "auto" else s["precision"])
+    clock, s, seed, code, device, precision = prepare(ctx, DEFAULTS)
 
     d = ctx.spec.data
     if not d:
@@ -184,17 +173,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
             with autocast(device, precision):
                 logits = lm.model(input_ids=ids, attention_mask=mask).logits
             loss = code.response_loss(logits.float(), labels)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                optimizer.step()
+            optimizer_step(loss, optimizer, scaler, params)
             lr = scheduler.get_last_lr()[0]
             scheduler.step()
             step += 1
