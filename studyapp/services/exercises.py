@@ -156,16 +156,9 @@ class ExerciseService:
     def _read(self, fn: Callable[[Any], Any], default: Any) -> Any:
         if self._db is not None:
             return fn(self._db)
-        path = Path(self.settings.db_path)
-        if str(path) != ":memory:" and not path.exists():
-            return default                 # nothing recorded yet; don't create a file to read
-        from studyapp.store.db import open_database
+        from studyapp.store.db import use_database
 
-        db = open_database(path, daily_backup=False)
-        try:
-            return fn(db)
-        finally:
-            db.conn.close()
+        return use_database(self.settings.db_path, fn, default)
 
 
 def _runs() -> Any:

@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import sqlite_utils
 
 from studyapp.store import backups
 from studyapp.store.schema import MIGRATIONS
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -162,6 +165,22 @@ def open_database(
         raise
     db = sqlite_utils.Database(conn)
     return db
+
+
+def use_database(path: str | Path, fn: Callable[[sqlite_utils.Database], T], default: T, *,
+                 create: bool = False) -> T:
+    """Open the database at `path` for one call of `fn(db)`, then close it.
+
+    When the file does not exist and `create` is False, `default` comes back and no file
+    is made: reading progress must not create a database as a side effect.
+    """
+    if not create and str(path) != ":memory:" and not Path(path).exists():
+        return default
+    db = open_database(path, daily_backup=False)
+    try:
+        return fn(db)
+    finally:
+        db.conn.close()
 
 
 @contextlib.contextmanager

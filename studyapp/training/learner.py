@@ -443,16 +443,9 @@ class LearnerService:
     def _with_db(self, fn: Callable[[Any], Any], default: Any, *, create: bool = False) -> Any:
         if self._db is not None:
             return fn(self._db)
-        path = Path(self.settings.db_path)
-        if not create and str(path) != ":memory:" and not path.exists():
-            return default
-        from studyapp.store.db import open_database
+        from studyapp.store.db import use_database
 
-        db = open_database(path, daily_backup=False)
-        try:
-            return fn(db)
-        finally:
-            db.conn.close()
+        return use_database(self.settings.db_path, fn, default, create=create)
 
 
 def _runs() -> Any:
