@@ -1,11 +1,18 @@
 """A hands-on exercise: what to do, a run of the training engine, its loss curve and checks.
 
-The run is a child process (training/runner.py); a thread worker iterates its events and
-hands each to the screen with `call_from_thread`. Nothing here imports torch.
+The run is a child process (training/runner.py); a thread worker iterates its events into
+a queue and asks the screen to drain it (`call_from_thread`) for every event that is not a
+step, and for steps at most every `DRAIN_S` seconds, so the UI never paces the training.
+The plot and the progress line draw on their own 2 Hz timers. `o` overlays a past run of
+this exercise to compare; `w` watches the learner's copy and re-runs its fast checks when it
+is saved. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -16,7 +23,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Markdown, RichLog, Static
 
-from studyapp.tui.widgets.loss_plot import LossPlot
+from studyapp.tui.widgets.loss_plot import LossPlot, Overlay
+from studyapp.tui.widgets.run_progress import RunProgress, format_metrics
 
 if TYPE_CHECKING:
     from studyapp.services.exercises import ExerciseService
@@ -25,6 +33,26 @@ if TYPE_CHECKING:
 
 
 BUSY = frozenset({"starting", "running", "cancelling", "checking"})
+ENDS = frozenset({"finished", "failed", "cancelled"})
+
+
+def settings_diff(settings: dict[str, Any], base: dict[str, Any]) -> str:
+    """The settings that differ from `base`, as `lr=0.001 epochs=3` ("" when none)."""
+    def show(value: Any) -> str:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    keys = [k for k in settings if k in base and settings[k] != base[k]]
+    keys += [k for k in settings if k not in base]
+    return " ".join(f"{k}={show(settings[k])}" for k in keys)
+
+
+def run_label(run: Any, base_settings: dict[str, Any] | None) -> str:
+    """A past run in a legend: variant, start time, and what it changed."""
+    label = f"{run.variant or ''} {run.started_at:%m-%d %H:%M}".strip()
+    if base_settings is not None:
+        diff = settings_diff(run.settings or {}, base_settings)
+        label += f" {diff}" if diff else " same settings"
+    return label
 
 
 class ExerciseScreen(Screen[None]):
@@ -38,6 +66,8 @@ class ExerciseScreen(Screen[None]):
         Binding("c", "cancel", "Cancel run"),
         Binding("v", "variant", "Variant"),
         Binding("h", "hint", "Hint"),
+        Binding("o", "overlay", "Overlay a past run"),
+        Binding("w", "watch", "Watch my code"),
         Binding("escape,q", "leave", "Back"),
     ]
 
@@ -62,6 +92,15 @@ class ExerciseScreen(Screen[None]):
         self.hints_shown = 0
         self.handle: Any = None
         self.status = "idle"
+        self.watching = False
+        self.base_run_id: str | None = None            # the run on the plot (live or latest)
+        self.base_settings: dict[str, Any] | None = None
+        self.overlay_run: Any = None                   # the past run overlaid, or None
+        self._events: deque[Any] = deque()
+        self._events_lock = threading.Lock()
+        self._watch_path: Any = None
+        self._watch_stamp: tuple[int, int] | None = None
+        self._watch_timer: Any = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="topbar topbar-row"):
@@ -73,6 +112,7 @@ class ExerciseScreen(Screen[None]):
                 yield Static("", id="exercise-hints", classes="hint")
             with Vertical(id="exercise-run"):
                 yield LossPlot(id="loss-plot")
+                yield RunProgress(id="run-progress")
                 yield RichLog(id="run-log", wrap=True, markup=False, max_lines=500)
         yield Footer()
 
@@ -114,6 +154,8 @@ class ExerciseScreen(Screen[None]):
     def _set_status(self, status: str) -> None:
         self.status = status
         label = status if self.variant is None else f"{self.variant} · {status}"
+        if self.watching:
+            label += " · watching"
         self.query_one("#exercise-status", Static).update(label)
         self.refresh_bindings()
 
@@ -147,6 +189,9 @@ class ExerciseScreen(Screen[None]):
             return self.status == "running"
         if action == "hint":
             return self.hints_shown < len(self.exercise.hints)
+        if action == "watch":
+            return (self.exercise.learner_file is not None
+                    and self.exercise.code_checks_file is not None)
         return True
 
     def action_variant(self) -> None:
@@ -218,6 +263,8 @@ class ExerciseScreen(Screen[None]):
         if code == "mine":
             path = str(self.learner.code_path(self.exercise_id))
         self.query_one(LossPlot).clear_points()
+        self.query_one(RunProgress).reset("starting…")
+        self.base_run_id = None
         log = self.query_one("#run-log", RichLog)
         log.clear()
         log.write(f"Training with {'your code: ' + path if path else 'the reference solution'}")
@@ -235,7 +282,87 @@ class ExerciseScreen(Screen[None]):
             self.notify("The run was cancelled.")
         self.dismiss(None)
 
+    # --- comparing runs ------------------------------------------------------------------
+    def action_overlay(self) -> None:
+        """Overlay the next recorded run of this exercise; past the last one, clear it."""
+        plot = self.query_one(LossPlot)
+        runs = self.exercises.runs(self.exercise_id, limit=50)
+        live = self.status in BUSY or self.base_run_id is not None
+        if not live and runs and not plot.train and not plot.val:
+            latest = runs[0]                # nothing on the plot: show the latest run first
+            self.base_run_id, self.base_settings = latest.id, dict(latest.settings or {})
+            plot.set_points(latest.losses.get("train", []), latest.losses.get("val", []),
+                            caption=f"latest: {run_label(latest, None)}")
+        candidates = [r for r in runs if r.id != self.base_run_id]
+        if not candidates:
+            self.notify("No other recorded run of this exercise to compare with.")
+            return
+        ids = [r.id for r in candidates]
+        current = self.overlay_run.id if self.overlay_run is not None else None
+        index = ids.index(current) + 1 if current in ids else 0
+        self.overlay_run = candidates[index] if index < len(candidates) else None
+        self._show_overlay()
+        log = self.query_one("#run-log", RichLog)
+        if self.overlay_run is None:
+            log.write(Text("Overlay cleared.", style="dim"))
+        else:
+            log.write(Text(f"Overlay {index + 1}/{len(candidates)}: "
+                           f"{run_label(self.overlay_run, self.base_settings)} "
+                           f"({self.overlay_run.status})", style="dim"))
+
+    def _show_overlay(self) -> None:
+        run = self.overlay_run
+        overlay = None
+        if run is not None:
+            overlay = Overlay(run_label(run, self.base_settings),
+                              tuple((int(s), float(v)) for s, v in run.losses.get("train", [])),
+                              tuple((int(s), float(v)) for s, v in run.losses.get("val", [])))
+        self.query_one(LossPlot).set_overlay(overlay)
+
+    # --- watching the learner's copy ------------------------------------------------------
+    WATCH_INTERVAL_S: ClassVar[float] = 1.0
+
+    def action_watch(self) -> None:
+        """Toggle watching the learner's copy: saved changes re-run the fast checks."""
+        log = self.query_one("#run-log", RichLog)
+        if self.watching:
+            self.watching = False
+            if self._watch_timer is not None:
+                self._watch_timer.stop()
+                self._watch_timer = None
+            log.write(Text("Stopped watching your code.", style="dim"))
+            self._set_status(self.status)
+            return
+        try:
+            self._watch_path = self.learner.code_path(self.exercise_id)
+        except Exception as exc:  # noqa: BLE001 - LearnerError and the like: shown
+            log.write(Text(f"Cannot watch: {exc}", style="bold red"))
+            return
+        self._watch_stamp = self._stamp()
+        self.watching = True
+        self._watch_timer = self.set_interval(self.WATCH_INTERVAL_S, self._poll_watch)
+        log.write(f"Watching {self._watch_path}: each save re-runs the checks (w stops).")
+        self._set_status(self.status)
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self._watch_path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def _poll_watch(self) -> None:
+        stamp = self._stamp()
+        if stamp is None or stamp == self._watch_stamp or self.status in BUSY:
+            return                     # unchanged, or busy: the next tick tries again
+        self._watch_stamp = stamp
+        self.query_one("#run-log", RichLog).write(
+            Text(f"{self._watch_path.name} changed: checking…", style="dim"))
+        self.action_check()
+
     # --- the run (a thread worker) ------------------------------------------------------
+    DRAIN_S: ClassVar[float] = 0.25
+
     @work(thread=True, exclusive=True, group="run")
     def _run(self, variant: str | None, code: str) -> None:
         try:
@@ -245,25 +372,45 @@ class ExerciseScreen(Screen[None]):
             return
         self.handle = handle
         self.app.call_from_thread(self._set_status, "running")
+        last = 0.0
         for event in handle.events():
-            self.app.call_from_thread(self._on_event, event)
+            with self._events_lock:
+                self._events.append(event)
+            now = time.monotonic()
+            if getattr(event, "type", "") != "step" or now - last >= self.DRAIN_S:
+                last = now
+                self.app.call_from_thread(self._drain)
+        self.app.call_from_thread(self._drain)
+
+    def _drain(self) -> None:
+        """Handle the queued events, in order (on the UI thread)."""
+        with self._events_lock:
+            events = list(self._events)
+            self._events.clear()
+        for event in events:
+            self._on_event(event)
 
     def _failed_to_start(self, message: str) -> None:
         self.query_one("#run-log", RichLog).write(Text(f"Could not start: {message}",
                                                        style="bold red"))
+        self.query_one(RunProgress).reset("")
         self._set_status("failed")
 
     def _on_event(self, event: Any) -> None:
         log = self.query_one("#run-log", RichLog)
         plot = self.query_one(LossPlot)
+        progress = self.query_one(RunProgress)
         kind = getattr(event, "type", "")
-        if kind == "started":
+        if kind == "step":
+            plot.add_train(event.step, event.loss)
+            progress.step(event.step, event.elapsed, getattr(event, "memory_mb", None))
+        elif kind == "started":
+            self.base_run_id, self.base_settings = event.run_id, dict(event.settings or {})
+            progress.start(event.total_steps, event.device)
+            if self.overlay_run is not None:
+                self._show_overlay()          # its label now compares with this run
             log.write(f"Started on {event.device}: {event.total_steps} steps, "
                       f"{event.train_examples} training examples")
-        elif kind == "step":
-            plot.add_train(event.step, event.loss)
-            self.query_one("#exercise-status", Static).update(
-                f"{self.variant} · step {event.step} · loss {event.loss:.3f}")
         elif kind == "evaluation":
             plot.add_val(event.step, event.val_loss)
             metrics = ", ".join(f"{k} {v:.3f}" for k, v in event.metrics.items())
@@ -275,10 +422,19 @@ class ExerciseScreen(Screen[None]):
                 ok = check.get("passed")
                 text = check.get("message") or check.get("name", "")
                 log.write(Text(f"{'✓' if ok else '✗'} {text}", style="green" if ok else "red"))
-            self._set_status("passed" if event.passed else "finished: checks failed")
+            shown = format_metrics(event.metrics)
+            if shown:
+                log.write(f"Final: {shown}")
+            status = "passed" if event.passed else "finished: checks failed"
+            progress.finish(status, event.metrics, complete=True)
+            self._set_status(status)
         elif kind == "failed":
             log.write(Text(f"Failed: {event.error}", style="bold red"))
+            progress.finish("failed")
             self._set_status("failed")
         elif kind == "cancelled":
             log.write(Text(f"Cancelled after {event.step} steps.", style="yellow"))
+            progress.finish("cancelled", event.metrics)
             self._set_status("cancelled")
+        if kind in ENDS:
+            plot.flush()
