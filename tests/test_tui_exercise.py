@@ -142,7 +142,8 @@ async def test_exercise_run_streams_into_plot_and_log(tmp_path: Path, monkeypatc
         await app.workers.wait_for_complete()
         await pilot.pause()
         log = "\n".join(line.text for line in screen.query_one("#run-log", RichLog).lines)
-        assert str(tmp_path / "my_spam.py") in log and "FAIL loss" in log
+        flat = "".join(line.text for line in screen.query_one("#run-log", RichLog).lines)
+        assert str(tmp_path / "my_spam.py") in flat and "FAIL loss" in log  # a long path wraps
         assert screen.status == "checks fail"
         await pilot.press("m")
         await app.workers.wait_for_complete()
@@ -236,19 +237,19 @@ async def test_overlay_cycles_through_past_runs(tmp_path: Path) -> None:
         assert plot.train == [(1, 0.7), (2, 0.5)] and plot.val == [(2, 0.6)]
         assert plot.overlay is not None
         assert plot.overlay.train == ((1, 0.9), (2, 0.8)) and plot.overlay.val == ((2, 0.85),)
-        assert plot.overlay.label == "tiny 11-23 08:20 lr=0.001"
+        assert plot.overlay.label == "tiny 08:20 lr=0.001"
         await pilot.press("o")
-        assert plot.overlay is not None and plot.overlay.label == "tiny 11-23 08:10 same settings"
+        assert plot.overlay is not None and plot.overlay.label == "tiny 08:10 same settings"
         await pilot.press("o")                     # past the last: cleared
         assert plot.overlay is None
         log = "\n".join(line.text for line in screen.query_one("#run-log", RichLog).lines)
-        assert "Overlay 1/2: tiny 11-23 08:20 lr=0.001 (finished)" in log
+        assert "Overlay 1/2: tiny 2026-11-23 08:20 lr=0.001 (finished)" in log
         assert "Overlay cleared." in log
         await pilot.press("o")                     # and round again; then a live run keeps it
         await pilot.press("s")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert plot.overlay is not None and plot.overlay.label.startswith("tiny 11-23 08:20")
+        assert plot.overlay is not None and plot.overlay.label.startswith("tiny 08:20")
         assert plot.train == [(1, 0.9), (2, 0.6), (3, 0.4)]
 
 

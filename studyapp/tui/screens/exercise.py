@@ -46,9 +46,11 @@ def settings_diff(settings: dict[str, Any], base: dict[str, Any]) -> str:
     return " ".join(f"{k}={show(settings[k])}" for k in keys)
 
 
-def run_label(run: Any, base_settings: dict[str, Any] | None) -> str:
-    """A past run in a legend: variant, start time, and what it changed."""
-    label = f"{run.variant or ''} {run.started_at:%m-%d %H:%M}".strip()
+def run_label(run: Any, base_settings: dict[str, Any] | None, *, short: bool = False) -> str:
+    """A past run: variant, start time (just the time when `short`, for the legend), and
+    the settings it changed."""
+    when = f"{run.started_at:%H:%M}" if short else f"{run.started_at:%Y-%m-%d %H:%M}"
+    label = f"{run.variant or ''} {when}".strip()
     if base_settings is not None:
         diff = settings_diff(run.settings or {}, base_settings)
         label += f" {diff}" if diff else " same settings"
@@ -113,7 +115,8 @@ class ExerciseScreen(Screen[None]):
             with Vertical(id="exercise-run"):
                 yield LossPlot(id="loss-plot")
                 yield RunProgress(id="run-progress")
-                yield RichLog(id="run-log", wrap=True, markup=False, max_lines=500)
+                yield RichLog(id="run-log", wrap=True, markup=False, max_lines=500,
+                              min_width=20)   # the default 78 clips lines in a narrow log
         yield Footer()
 
     def on_mount(self) -> None:
@@ -292,7 +295,7 @@ class ExerciseScreen(Screen[None]):
             latest = runs[0]                # nothing on the plot: show the latest run first
             self.base_run_id, self.base_settings = latest.id, dict(latest.settings or {})
             plot.set_points(latest.losses.get("train", []), latest.losses.get("val", []),
-                            caption=f"latest: {run_label(latest, None)}")
+                            caption=f"latest: {run_label(latest, None, short=True)}")
         candidates = [r for r in runs if r.id != self.base_run_id]
         if not candidates:
             self.notify("No other recorded run of this exercise to compare with.")
@@ -314,7 +317,7 @@ class ExerciseScreen(Screen[None]):
         run = self.overlay_run
         overlay = None
         if run is not None:
-            overlay = Overlay(run_label(run, self.base_settings),
+            overlay = Overlay(run_label(run, self.base_settings, short=True),
                               tuple((int(s), float(v)) for s, v in run.losses.get("train", [])),
                               tuple((int(s), float(v)) for s, v in run.losses.get("val", [])))
         self.query_one(LossPlot).set_overlay(overlay)

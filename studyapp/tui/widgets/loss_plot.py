@@ -108,8 +108,8 @@ class LossPlot(PlotextPlot):
         plt.title(f"loss · {self.caption}" if self.caption else "loss")
         plt.xlabel("step")
         if self.overlay is not None:
-            self._series(self.overlay.train, f"train · {self.overlay.label}", "overlay train")
-            self._series(self.overlay.val, f"val · {self.overlay.label}", "overlay val",
+            self._series(self.overlay.train, f"{self.overlay.label} train", "overlay train")
+            self._series(self.overlay.val, f"{self.overlay.label} val", "overlay val",
                          marker="dot")
         self._series(self.train, "train", "train")
         self._series(self.val, "val", "val", marker="dot")

@@ -14,7 +14,11 @@ from textual.widgets import ProgressBar, Static
 
 
 def format_duration(seconds: float) -> str:
-    """`42s`, `3m05s`, `1h02m`."""
+    """`0.04s`, `4.2s`, `42s`, `3m05s`, `1h02m`."""
+    if seconds < 1:
+        return f"{max(0.0, seconds):.2f}s"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
     secs = max(0, round(seconds))
     if secs < 60:
         return f"{secs}s"
@@ -23,14 +27,17 @@ def format_duration(seconds: float) -> str:
     return f"{secs // 3600}h{secs % 3600 // 60:02d}m"
 
 
-def format_metrics(metrics: dict[str, Any], limit: int = 6) -> str:
+def format_metrics(metrics: dict[str, Any], limit: int = 4) -> str:
     """The numeric metrics, the usual ones first: `accuracy 0.94 · f1 0.93 · ...`."""
+    def show(value: float) -> str:
+        return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+
     numbers = {k: v for k, v in metrics.items()
                if isinstance(v, int | float) and not isinstance(v, bool)}
     first = [k for k in ("accuracy", "f1", "val_loss", "perplexity", "train_loss")
              if k in numbers]
     keys = first + [k for k in numbers if k not in first]
-    return " · ".join(f"{k} {numbers[k]:.4g}" for k in keys[:limit])
+    return " · ".join(f"{k} {show(numbers[k])}" for k in keys[:limit])
 
 
 class RunProgress(Vertical):
@@ -54,7 +61,9 @@ class RunProgress(Vertical):
         self._dirty = False
 
     def compose(self) -> ComposeResult:
-        yield ProgressBar(total=None, show_eta=False, id="run-progress-bar")
+        bar = ProgressBar(total=1, show_eta=False, id="run-progress-bar")
+        bar.display = False
+        yield bar
         yield Static("", id="run-progress-label")
 
     def on_mount(self) -> None:
@@ -72,7 +81,8 @@ class RunProgress(Vertical):
         self.total, self.device, self.steps_done, self.elapsed = None, "", 0, 0.0
         self.memory_mb = None
         self._dirty = False
-        self.bar.update(total=None, progress=0)
+        self.bar.update(total=1, progress=0)
+        self.bar.display = False          # no run: no bar (an empty total animates)
         self.label.update(text)
 
     def start(self, total_steps: int, device: str) -> None:
@@ -80,6 +90,7 @@ class RunProgress(Vertical):
         self.total, self.device = max(1, int(total_steps)), device
         self.steps_done, self.elapsed = 0, 0.0
         self.bar.update(total=self.total, progress=0)
+        self.bar.display = True
         self.label.update(f"step 0/{self.total} · {device} · starting")
 
     def step(self, step: int, elapsed: float, memory_mb: float | None = None) -> None:
