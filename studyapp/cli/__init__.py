@@ -36,16 +36,9 @@ def main(ctx: click.Context, db: str | None, lessons: str | None, now: str | Non
 
 
 def _register() -> None:
-    from studyapp.cli import lessons_cmds
+    from studyapp.cli import exercise_cmds, learner_cmds, lessons_cmds, study_cmds
 
-    lessons_cmds.register(main)
-    for name in ("study_cmds", "exercise_cmds", "learner_cmds"):
-        try:
-            module = __import__(f"studyapp.cli.{name}", fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"studyapp.cli.{name}":
-                raise
-            continue
+    for module in (lessons_cmds, study_cmds, exercise_cmds, learner_cmds):
         module.register(main)
 
 

@@ -62,6 +62,7 @@ def binding_groups(app_cls: type) -> list[tuple[str, type]]:
 
     from studyapp.tui.screens.diagnostics import DiagnosticsScreen
     from studyapp.tui.screens.exercise import ExerciseScreen
+    from studyapp.tui.screens.exercises import ExercisesScreen
     from studyapp.tui.screens.help import HelpScreen
     from studyapp.tui.screens.home import HomeScreen
     from studyapp.tui.screens.lesson import LessonScreen
@@ -79,6 +80,7 @@ def binding_groups(app_cls: type) -> list[tuple[str, type]]:
         ("Quiz", QuizView),
         ("Answer card (quiz and review)", AnswerCard),
         ("Review", ReviewScreen),
+        ("Exercises list", ExercisesScreen),
         ("Exercise", ExerciseScreen),
         ("Lint messages", DiagnosticsScreen),
         ("Help", HelpScreen),

@@ -33,6 +33,7 @@ class HomeScreen(Screen[None]):
         Binding("enter", "open_lesson", "Open lesson", show=False),
         Binding("ctrl+r,R", "reload", "Reload"),
         Binding("l", "lint", "Lint"),
+        Binding("x", "exercises", "Exercises"),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -212,6 +213,11 @@ class HomeScreen(Screen[None]):
         from studyapp.tui.screens.review import ReviewScreen
 
         self.app.push_screen(ReviewScreen(self.service))
+
+    def action_exercises(self) -> None:
+        from studyapp.tui.screens.exercises import ExercisesScreen
+
+        self.app.push_screen(ExercisesScreen(self.service))
 
     def action_reload(self) -> None:
         self.service.reload()

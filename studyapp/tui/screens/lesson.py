@@ -6,7 +6,6 @@ place that talks to the study service: widgets post messages, the screen saves.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, ClassVar
@@ -31,9 +30,6 @@ from studyapp.tui.widgets.review_plan import PlanRow, ReviewPlanView
 if TYPE_CHECKING:
     from studyapp.services.study import StudyService
 
-EXERCISE_SCREEN = "studyapp.tui.screens.exercise"
-
-
 @dataclass(frozen=True)
 class Page:
     """One stop of the walk: a section as written, or the closing review plan."""
@@ -51,13 +47,6 @@ def lesson_pages(lesson: Lesson) -> list[Page]:
     if not any(p.kind is SectionKind.REVIEW_PLAN for p in pages):
         pages.append(Page(SectionKind.REVIEW_PLAN, SectionKind.REVIEW_PLAN.title, None))
     return pages
-
-
-def exercises_available() -> bool:
-    try:
-        return importlib.util.find_spec(EXERCISE_SCREEN) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 class LessonScreen(Screen[None]):
@@ -161,8 +150,7 @@ class LessonScreen(Screen[None]):
             return LearningPath(steps, self.service.steps_done(lesson.id))
         if kind is SectionKind.EXAMPLES:
             linked = self.linked_exercises()
-            return self._markdown(page, exercises=linked,
-                                  exercises_available=exercises_available())
+            return self._markdown(page, exercises=linked)
         if kind is SectionKind.QUIZ and lesson.quiz:
             recap = lesson.section(SectionKind.RECAP)
             context = recap.markdown if recap is not None else None
@@ -249,15 +237,13 @@ class LessonScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_exercise":
             has = self.page.kind is SectionKind.EXAMPLES and bool(self.linked_exercises())
-            return bool(has and exercises_available())
+            return has
         return True
 
     def open_exercise(self, exercise: str) -> None:
-        if not exercises_available():
-            self.notify("Hands-on exercises are not installed yet.", severity="warning")
-            return
-        module = importlib.import_module(EXERCISE_SCREEN)
-        self.app.push_screen(module.ExerciseScreen(self.service, exercise))
+        from studyapp.tui.screens.exercise import ExerciseScreen
+
+        self.app.push_screen(ExerciseScreen(self.service, exercise))
 
     def finish(self) -> None:
         self._leave_page()

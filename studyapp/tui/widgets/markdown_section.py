@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Markdown, Static
+from textual.widgets import Button, Markdown
 
 
 class MarkdownSection(VerticalScroll, can_focus=True):
@@ -17,13 +17,11 @@ class MarkdownSection(VerticalScroll, can_focus=True):
     class OpenExercise(Message):
         exercise: str
 
-    def __init__(self, markdown: str, *, exercises: tuple[str, ...] = (),
-                 exercises_available: bool = False, footer: str = "",
+    def __init__(self, markdown: str, *, exercises: tuple[str, ...] = (), footer: str = "",
                  id: str | None = None) -> None:
         super().__init__(id=id, classes="section-view")
         self._markdown = markdown
         self._exercises = exercises
-        self._available = exercises_available
         self._footer = footer
 
     def compose(self) -> ComposeResult:
@@ -31,15 +29,10 @@ class MarkdownSection(VerticalScroll, can_focus=True):
         if self._footer:
             yield Markdown(self._footer, classes="section-footer", open_links=False)
         if self._exercises:
-            if self._available:
-                with Horizontal(classes="button-row"):
-                    for name in self._exercises:
-                        yield Button(f"Open exercise {name} (x)", id=f"exercise-{name}",
-                                     classes="exercise", compact=True)
-            else:
-                names = ", ".join(self._exercises)
-                yield Static(f"Linked exercise: {names} (hands-on exercises are not installed yet)",
-                             classes="hint")
+            with Horizontal(classes="button-row"):
+                for name in self._exercises:
+                    yield Button(f"Open exercise {name} (x)", id=f"exercise-{name}",
+                                 classes="exercise", compact=True)
 
     def on_mount(self) -> None:
         self.focus()
