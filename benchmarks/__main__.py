@@ -21,7 +21,7 @@ from rich.table import Table
 def main(argv: list[str]) -> int:
     here = Path(__file__).parent
     names = argv or sorted(p.stem.removeprefix("bench_") for p in here.glob("bench_*.py"))
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 140)  # a log keeps its columns
     table = Table("benchmark", "value", "baseline", "ratio", "note", title="studyapp benchmarks")
     rows_out = []
     failed = 0
