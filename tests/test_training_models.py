@@ -19,7 +19,9 @@ from studyapp.training import reference
 from studyapp.training.data import collate
 from studyapp.training.device import (
     DeviceError,
+    busy_cores,
     cpu_threads,
+    cpu_times,
     pick_device,
     pick_precision,
 )
@@ -48,8 +50,24 @@ def test_asking_for_a_missing_gpu_says_so():
 
 
 def test_cpu_threads():
+    cores = os.cpu_count() or 1
     assert cpu_threads(3) == 3
-    assert 1 <= cpu_threads(0) <= (os.cpu_count() or 1)
+    assert 1 <= cpu_threads(0) <= cores
+    assert cpu_threads(0, busy=0.0) == cores                 # idle machine: every core
+    assert cpu_threads(0, busy=float(cores)) == 1            # all busy: still one thread
+    assert cpu_threads(0, busy=cores - 1.0) == 1
+
+
+def test_cpu_times_reads_the_aggregate_line_of_proc_stat():
+    stat = ("cpu  100 5 50 800 40 3 2 0 0 0\n"
+            "cpu0 50 2 25 400 20 1 1 0 0 0\n")
+    assert cpu_times(stat) == (160, 1000)          # idle + iowait = 840 of 1000
+    assert cpu_times("intr 1 2 3\n") is None
+
+
+def test_busy_cores_is_measured_now_not_the_lagging_load_average():
+    busy = busy_cores(0.05)
+    assert busy is not None and 0.0 <= busy <= (os.cpu_count() or 1) + 0.01
 
 
 def test_offline_names_never_need_the_hub():

@@ -23,7 +23,13 @@ from torch import nn
 from studyapp.jsonsafe import finite
 from studyapp.training.catalog import CheckSpec, evaluate_checks
 from studyapp.training.codecheck import load_module, run_code_checks
-from studyapp.training.device import Precision, pick_device, pick_precision, seed_everything
+from studyapp.training.device import (
+    Precision,
+    cpu_threads,
+    pick_device,
+    pick_precision,
+    seed_everything,
+)
 from studyapp.training.runtime import CodeChecksFailed, RunContext
 
 # --- the learner's code ------------------------------------------------------------------
@@ -283,8 +289,7 @@ def prepare(ctx: RunContext, defaults: dict[str, Any]) -> Prepared:
     seed, the learner's code (checked), the device and the precision."""
     clock = Clock()
     s = {**defaults, **ctx.settings}
-    if int(s["threads"]) > 0:
-        torch.set_num_threads(int(s["threads"]))
+    torch.set_num_threads(cpu_threads(int(s["threads"])))   # 0: the cores free now
     seed = int(s["seed"])
     seed_everything(seed)
     code = learner_code(ctx)

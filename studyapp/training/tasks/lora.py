@@ -78,7 +78,7 @@ DEFAULTS: dict[str, Any] = {
     "weight_decay": 0.0,
     "qlora": False,
     "seed": 123,
-    "threads": 1,
+    "threads": 0,
     "precision": "auto",
 }
 

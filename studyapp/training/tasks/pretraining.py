@@ -72,7 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "eval_every": 200,
     "max_eval_blocks": 64,
     "seed": 123,
-    "threads": 1,
+    "threads": 0,
     "precision": "auto",
 }
 

@@ -73,7 +73,7 @@ DEFAULTS: dict[str, Any] = {
     "pretrain_lr": 3e-3,
     "corpus": "../data/corpus/course.txt",
     "seed": 123,
-    "threads": 1,
+    "threads": 0,
     "precision": "auto",
 }
 
