@@ -9,6 +9,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT.parent / "shared" / "seeds"
 SEED_000 = SEEDS / "000_ced0ffda6bbc1efb.txt"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "lessons"
+BG_LESSON = FIXTURES / "bg_learning_rate.txt"
+"""Our own nine-section lesson in Bulgarian (no front matter, a Bulgarian plan table)."""
+BG_TITLE = "Learning_rate_and_warmup"
+SR_FREEFORM = FIXTURES / "sr_freeform.txt"
+"""Our own free-form lesson in Serbian (no recognised sections, code, an include line)."""
 
 
 @pytest.fixture(autouse=True)
@@ -29,3 +35,8 @@ def seed_000() -> Path:
     if not SEED_000.exists():
         pytest.skip(f"seed lesson not found at {SEED_000}")
     return SEED_000
+
+
+@pytest.fixture
+def bg_lesson() -> Path:
+    return BG_LESSON

@@ -10,8 +10,6 @@ from studyapp.config import Settings
 from studyapp.course.model import Concept, Lesson, ParseResult, QuizItem, ReviewStep
 from studyapp.services.study import StudyService
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_ced0ffda6bbc1efb.txt"
-SEED_ID = "000_ced0ffda6bbc1efb"
 SOFIA = ZoneInfo("Europe/Sofia")
 
 

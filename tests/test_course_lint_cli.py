@@ -58,13 +58,13 @@ def test_lint_plan_table_without_rows_is_an_error(tmp_path):
     assert f"{path}:4: error: review-plan table has no rows (only a header)" in result.output
 
 
-def test_lint_folder_keeps_going_after_an_unreadable_file(tmp_path, seed_000):
+def test_lint_folder_keeps_going_after_an_unreadable_file(tmp_path, bg_lesson):
     (tmp_path / "a.md").write_bytes(b"\xff\xfe\x00bad bytes")
-    (tmp_path / "b.md").write_text(seed_000.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "b.md").write_text(bg_lesson.read_text(encoding="utf-8"), encoding="utf-8")
     result = run("--db", str(tmp_path / "none.db"), "lint", str(tmp_path))
     assert result.exit_code == 1
     assert f"{tmp_path / 'a.md'}:1: error: cannot read file: not UTF-8 text" in result.output
-    assert f"{tmp_path / 'b.md'}:125: warning: quiz question has no answer" in result.output
+    assert f"{tmp_path / 'b.md'}:59: warning: quiz question has no answer" in result.output
 
 
 def test_lint_unknown_exercise_link(tmp_path):
@@ -88,8 +88,8 @@ def test_bundled_lessons_lint_clean():
     assert "0 error(s), 0 warning(s)" in result.stderr
 
 
-def test_show_json_has_the_documented_keys(seed_000):
-    result = run("show", str(seed_000), "--json")
+def test_show_json_has_the_documented_keys(bg_lesson):
+    result = run("show", str(bg_lesson), "--json")
     assert result.exit_code == 0
     data = json.loads(result.output)
     for key in ("id", "title", "language", "sections", "prior_knowledge", "concepts", "steps",
@@ -97,12 +97,12 @@ def test_show_json_has_the_documented_keys(seed_000):
         assert key in data
     assert data["examples"][0]["code"][0]["language"] == "python"
     assert data["pitfalls"][0]["solution"]
-    assert data["quiz"][0] == {"question": "Какво представлява supervised fine-tuning?",
-                               "answer": None, "id": None, "line": 125}
+    assert data["quiz"][0] == {"question": "Какво определя скоростта на обучение?",
+                               "answer": None, "id": None, "line": 59}
     assert [r["days"] for r in data["review_plan"]] == [1, 3, 7, 30]
 
 
-def test_show_readable_view_and_by_id(tmp_path, seed_000):
+def test_show_readable_view_and_by_id(tmp_path):
     (tmp_path / "lesson.md").write_text("---\nid: my-id\n---\n# Мой урок\n\n## Quiz\n1. Q?\n"
                                         "   Answer: A\n", encoding="utf-8")
     result = run("--lessons", str(tmp_path), "show", "my-id")

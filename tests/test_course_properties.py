@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 from studyapp.course.intervals import IntervalError, parse_interval
 from studyapp.course.lint import link_diagnostics
 from studyapp.course.parser import parse_lesson
-from tests.conftest import SEED_000
+from tests.conftest import BG_LESSON
 
-SEED = SEED_000.read_text(encoding="utf-8") if SEED_000.exists() else "# T\n\n## Quiz\n1. Q\n"
-SEED_LINES = SEED.splitlines()
+SEED_LINES = BG_LESSON.read_text(encoding="utf-8").splitlines()
+"""Our Bulgarian nine-section lesson, the text the mutations start from."""
 
 markdownish = st.lists(
     st.one_of(

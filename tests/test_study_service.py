@@ -10,17 +10,18 @@ import pytest
 from fsrs import Card, Rating, Scheduler
 
 from studyapp.study.identity import lesson_cards
-from tests.conftest import SEED_000
-from tests.study_support import SEED_ID, at, local, make_lesson, service
+from tests.conftest import BG_LESSON
+from tests.study_support import at, local, make_lesson, service
+
+BG_ID = BG_LESSON.stem
 
 
 @pytest.fixture
-def seed_dir(tmp_path):
-    if not SEED_000.exists():
-        pytest.skip("seed lesson 000 not available")
+def bg_dir(tmp_path):
+    """Our Bulgarian nine-section lesson (no front matter: its id is the file name)."""
     folder = tmp_path / "lessons"
     folder.mkdir()
-    shutil.copy(SEED_000, folder / SEED_000.name)
+    shutil.copy(BG_LESSON, folder / BG_LESSON.name)
     return folder
 
 
@@ -28,11 +29,11 @@ def plan_due(svc):
     return [i.id for i in svc.due() if i.kind == "plan"]
 
 
-def test_time_travel_over_the_seed_lessons_plan(tmp_path, seed_dir):
+def test_time_travel_over_a_bulgarian_lessons_plan(tmp_path, bg_dir):
     day = local(2026, 11, 23, 10)
-    svc = service(tmp_path, day, lessons_dir=seed_dir)
-    assert svc.lesson(SEED_ID).review_plan[0].interval == "1 ден"
-    plan = svc.complete_lesson(SEED_ID)
+    svc = service(tmp_path, day, lessons_dir=bg_dir)
+    assert svc.lesson(BG_ID).review_plan[0].interval == "1 ден"
+    plan = svc.complete_lesson(BG_ID)
     assert [(p.days, p.due) for p in plan] == [
         (1, date(2026, 11, 24)), (3, date(2026, 11, 26)), (7, date(2026, 11, 30)),
         (30, date(2026, 12, 23))]
@@ -58,16 +59,16 @@ def test_time_travel_over_the_seed_lessons_plan(tmp_path, seed_dir):
     d30 = at(svc, day + timedelta(days=30))
     assert plan_due(d30) == [ids[3]]
     assert plan_due(at(svc, day + timedelta(days=90))) == [ids[3]]  # overdue stays due
-    done = {p.id: (p.done) for p in svc.plan_reviews(SEED_ID)}
+    done = {p.id: (p.done) for p in svc.plan_reviews(BG_ID)}
     assert done == {ids[0]: True, ids[1]: True, ids[2]: True, ids[3]: False}
 
 
-def test_seed_cards_come_from_quiz_and_concepts(tmp_path, seed_dir):
-    svc = service(tmp_path, local(2026, 11, 23, 10), lessons_dir=seed_dir)
-    lesson = svc.lesson(SEED_ID)
-    svc.complete_lesson(SEED_ID)
+def test_cards_come_from_quiz_and_concepts(tmp_path, bg_dir):
+    svc = service(tmp_path, local(2026, 11, 23, 10), lessons_dir=bg_dir)
+    lesson = svc.lesson(BG_ID)
+    svc.complete_lesson(BG_ID)
     cards = [i for i in svc.due() if i.kind == "card"]
-    assert len(cards) == len(lesson.quiz) + len(lesson.concepts) == 13
+    assert len(cards) == len(lesson.quiz) + len(lesson.concepts) == 9
     quiz = [i for i in cards if i.card_kind == "quiz"]
     assert quiz[0].prompt == lesson.quiz[0].question
     assert quiz[0].answer is None and quiz[0].context  # no answer: the lesson's passage

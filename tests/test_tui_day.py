@@ -10,7 +10,6 @@ import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pytest
 from textual.widgets import Checkbox, DataTable, Input, Markdown, Static
 
 from studyapp.config import Settings
@@ -25,8 +24,8 @@ from studyapp.tui.screens.review import ReviewScreen
 from studyapp.tui.widgets.concept_cards import ConceptCards
 from studyapp.tui.widgets.quiz import QuizView
 from studyapp.tui.widgets.review_plan import ReviewPlanView
+from tests.conftest import BG_LESSON, BG_TITLE, SR_FREEFORM
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 DAY1 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 DAY2 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 SIZE = (100, 30)
@@ -91,8 +90,7 @@ for val_loss in [0.9, 0.7, 0.72, 0.75]:
 def make_lessons(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "a-epochs.md").write_text(LESSON, encoding="utf-8")
-    if (SEEDS / "000_ced0ffda6bbc1efb.txt").exists():
-        shutil.copy(SEEDS / "000_ced0ffda6bbc1efb.txt", folder / "b-sft.txt")
+    shutil.copy(BG_LESSON, folder / "b-learning-rate.txt")
     (folder / "c-broken.md").write_bytes(b"\xff\xfe not utf-8 \x80")
     return folder
 
@@ -126,7 +124,7 @@ async def test_home_lists_lessons_states_and_broken(tmp_path: Path) -> None:
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         assert rows[0][1] == "Epochs and early stopping"
         assert rows[0][2] == "not started"
-        assert rows[1][1] == "Supervised_fine_tuning_SFT"
+        assert rows[1][1] == BG_TITLE
         assert rows[2][2] == "BROKEN"
         assert "0 due" in static_text(app.screen.query_one("#due-count", Static))
         await pilot.press("down", "down")
@@ -300,12 +298,9 @@ async def test_leaving_a_lesson_remembers_the_section(tmp_path: Path) -> None:
 
 
 async def test_free_form_sections_shown_in_place(tmp_path: Path) -> None:
-    seed = SEEDS / "001_bf9355302f32159d.txt"
-    if not seed.exists():
-        pytest.skip("seed lessons not available")
     folder = tmp_path / "lessons"
     folder.mkdir()
-    shutil.copy(seed, folder / "spam.txt")
+    shutil.copy(SR_FREEFORM, folder / "early-stopping.txt")
     settings = Settings(db_path=tmp_path / "db.sqlite", lessons_dir=folder,
                         exercises_dir=tmp_path / "ex", fixed_now=DAY1)
     app = StudyApp(StudyService.open(settings), cursor_blink=False)
@@ -315,14 +310,14 @@ async def test_free_form_sections_shown_in_place(tmp_path: Path) -> None:
         screen = app.screen
         assert isinstance(screen, LessonScreen)
         titles = [p.title for p in screen.pages]
-        assert titles[1:3] == ["Šta je", "Priprema skupa podataka"]
+        assert titles[1:3] == ["Šta je", "Priprema validacionog skupa"]
         assert titles[-1] == "Spaced Review Plan"  # the default plan closes a free-form lesson
         await pilot.press("n")
         body = screen.query_one("#section-body Markdown", Markdown)
-        assert "Fine-tuning je proces" in body.source
+        assert "Rano zaustavljanje prekida" in body.source
         await pilot.press("n")
         body = screen.query_one("#section-body Markdown", Markdown)
-        assert "Veličina skupa podataka" in body.source
+        assert "Veličina validacionog skupa" in body.source
         await pilot.press("G", "f")
         await pilot.pause()
         assert len(app.service.plan_reviews(screen.lesson.id)) == 4
@@ -389,7 +384,7 @@ async def test_the_mouse_opens_a_lesson_and_walks_it(tmp_path: Path) -> None:
         await pilot.click(table, offset=(10, 3))  # a click on the highlighted one opens it
         await pilot.pause()
         assert isinstance(app.screen, LessonScreen)
-        assert app.screen.lesson.title == "Supervised_fine_tuning_SFT"
+        assert app.screen.lesson.title == BG_TITLE
         await pilot.click("#next")
         await pilot.pause()
         assert app.screen.position == 1

@@ -1,6 +1,6 @@
 """Snapshots of home, a lesson section, the quiz and the review at 80x24 and 120x40.
 
-Seed lesson 000 (Bulgarian, Cyrillic) is among them; the clock is fixed and the cursor
+Our Bulgarian lesson (tests/fixtures/lessons, Cyrillic) is among them; the clock is fixed and the cursor
 does not blink, so the pictures are stable. Update with `pytest --snapshot-update` and
 look at the SVGs (snapshot_report.html) before committing.
 """
@@ -17,9 +17,8 @@ from textual.widgets import Input
 from studyapp.config import Settings
 from studyapp.services.study import StudyService
 from studyapp.tui.app import StudyApp
+from tests.conftest import BG_LESSON
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
-SEED = SEEDS / "000_ced0ffda6bbc1efb.txt"
 DAY1 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 DAY2 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
@@ -42,14 +41,11 @@ Training longer is not always better.
    Answer: One full pass over the training set.
 """
 
-pytestmark = pytest.mark.skipif(not SEED.exists(), reason="seed lesson 000 not available")
-
-
 def make_app(tmp_path: Path, now: datetime, *, finished: bool = False) -> StudyApp:
     lessons = tmp_path / "lessons"
     if not lessons.exists():
         lessons.mkdir()
-        shutil.copy(SEED, lessons / "000_sft.txt")
+        shutil.copy(BG_LESSON, lessons / "000_learning_rate.txt")
         (lessons / "010_epochs.md").write_text(SMALL, encoding="utf-8")
         (lessons / "020_broken.md").write_bytes(b"\xff\xfe not utf-8")
     db = tmp_path / "study.db"
@@ -57,7 +53,7 @@ def make_app(tmp_path: Path, now: datetime, *, finished: bool = False) -> StudyA
         day1 = Settings(db_path=db, lessons_dir=lessons, exercises_dir=tmp_path / "ex",
                         fixed_now=DAY1)
         with StudyService.open(day1) as service:
-            sft = next(e.id for e in service.lessons() if e.title.startswith("Supervised"))
+            sft = next(e.id for e in service.lessons() if e.title.startswith("Learning_rate"))
             service.complete_lesson(sft)
             service.save_position("epochs-101", 1)
     settings = Settings(db_path=db, lessons_dir=lessons, exercises_dir=tmp_path / "ex",
@@ -86,7 +82,7 @@ def test_lesson_key_concepts_cyrillic(snap_compare, tmp_path: Path,
 
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.pause()
-        await pilot.press("enter", "escape", "n", "n", "space")  # open 000, go to concepts, flip
+        await pilot.press("enter", "escape", "n", "n", "space")  # open the Bulgarian lesson, go to concepts, flip
         await _settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

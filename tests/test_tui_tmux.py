@@ -15,8 +15,8 @@ import pytest
 
 from studyapp.config import Settings
 from studyapp.services.study import StudyService
+from tests.conftest import BG_LESSON, BG_TITLE
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_ced0ffda6bbc1efb.txt"
 LESSON = """\
 ---
 id: epochs-101
@@ -64,8 +64,7 @@ def test_real_app_in_tmux_shows_lessons_and_due_count(tmp_path: Path) -> None:
     lessons = tmp_path / "lessons"
     lessons.mkdir()
     (lessons / "a-epochs.md").write_text(LESSON, encoding="utf-8")
-    if SEED.exists():
-        shutil.copy(SEED, lessons / "b-sft.txt")
+    shutil.copy(BG_LESSON, lessons / "b-learning-rate.txt")
     db = tmp_path / "study.db"
     day1 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     with StudyService.open(Settings(db, lessons, tmp_path / "ex", fixed_now=day1)) as service:
@@ -89,8 +88,7 @@ def test_real_app_in_tmux_shows_lessons_and_due_count(tmp_path: Path) -> None:
         wait_for(session, "Lessons")
         screen = wait_for(session, f"{due} due")  # the first paint may still be arriving
         assert "Epochs and early stopping" in screen
-        if SEED.exists():
-            assert "Supervised_fine_tuning_SFT" in screen
+        assert BG_TITLE in screen
         assert f"{due} due" in screen
         assert "done · review today" in screen
 
