@@ -13,6 +13,7 @@ import pytest
 from studyapp.store import backups, schema
 from studyapp.store.db import StoreError, apply_migrations, latest_version, open_database
 from studyapp.store.doctor import run_doctor
+from studyapp.store.reviews import card_state
 from studyapp.store.transfer import export_progress, import_progress
 from tests.study_support import at, local, make_lesson, service
 
@@ -213,7 +214,7 @@ def test_doctor_reports_and_repairs_without_losing_anything(tmp_path):
     report = run_doctor(c, tmp_path / "study.db", repair=True)
     assert len(report.repaired) == 4, report.repaired
     assert c.execute("PRAGMA foreign_key_check").fetchall() == []
-    assert svc._card_state(c, cid)["reps"] == 1
+    assert card_state(c, cid).reps == 1
     assert c.execute("SELECT count(*) FROM review_log").fetchone()[0] == 2  # nothing deleted
     assert any("review_log" in f for f in report.found)
     assert report.backups and report.to_dict()["backups"][0]["kind"] == "daily"

@@ -54,8 +54,8 @@ def test_card_due_day_is_whole_days_after_the_review_across_dst(tmp_path):
     svc = service(tmp_path, now, lesson)
     card = svc.quiz_card_id("epochs", 0)
     result = svc.grade(card, 4, source="quiz")
-    after = srs.review(card, None, 4, now, fuzz=False)
-    interval = round((datetime.fromisoformat(after["due"]) - now).total_seconds() / 86400)
+    after = srs.review(card, None, 4, now, svc.day_of, fuzz=False)
+    interval = round((after.due - now).total_seconds() / 86400)
     assert result.next_due == date(2026, 10, 20) + timedelta(days=interval)
     assert result.next_due > date(2026, 10, 25)  # the interval spans the change
     from tests.study_support import at

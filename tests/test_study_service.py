@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from fsrs import Card, Rating, Scheduler
 
+from studyapp.store.reviews import card_state
 from studyapp.study.identity import lesson_cards
 from tests.conftest import BG_LESSON
 from tests.study_support import at, local, make_lesson, service
@@ -89,17 +90,17 @@ def test_card_graded_good_gets_the_fsrs_due_date(tmp_path):
         now_svc = at(svc, moment)
         result = now_svc.grade(cid, 3)
         card, _log = scheduler.review_card(card, Rating.Good, moment)
-        state = now_svc._card_state(now_svc.conn, cid)
-        assert datetime.fromisoformat(state["due"]) == card.due
-        assert state["stability"] == pytest.approx(card.stability)
-        assert state["difficulty"] == pytest.approx(card.difficulty)
+        state = card_state(now_svc.conn, cid)
+        assert state.due == card.due
+        assert state.stability == pytest.approx(card.stability)
+        assert state.difficulty == pytest.approx(card.difficulty)
         assert result.next_due == now_svc.day_of(card.due)
         moment = card.due
     assert (card.due - t0).days >= 3  # it reached day intervals
     log = svc.card_history(cid)
     assert [r["rating"] for r in log] == [3, 3, 3, 3]
-    assert json.loads(log[0]["state_before"] or "null") is None
-    assert json.loads(log[1]["state_before"])["due"] == json.loads(log[0]["state_after"])["due"]
+    assert log[0]["state_before"] is None
+    assert log[1]["state_before"]["due"] == log[0]["state_after"]["due"]
 
 
 def test_quiz_answer_in_the_lesson_starts_the_schedule(tmp_path):
@@ -130,12 +131,12 @@ def test_undo_restores_state_and_removes_the_log_row(tmp_path):
     plan = svc.complete_lesson("epochs")
     cid = svc.quiz_card_id("epochs", 0)
     svc.grade(cid, 3)
-    before = svc._card_state(svc.conn, cid)
+    before = card_state(svc.conn, cid)
     svc.grade(cid, 1)
     assert svc.undo_last() == cid
-    assert svc._card_state(svc.conn, cid) == before
+    assert card_state(svc.conn, cid) == before
     assert svc.undo_last() == cid
-    assert svc._card_state(svc.conn, cid) is None
+    assert card_state(svc.conn, cid) is None
     d1 = at(svc, local(2026, 11, 24, 10))
     d1.grade(plan[0].id, 2)
     assert d1.undo_last() == plan[0].id
@@ -207,7 +208,7 @@ def test_stats(tmp_path):
     assert s.forecast[2] == (date(2026, 11, 26), 1)  # the 3-day step
     assert sum(n for _d, n in s.forecast) >= 4
     assert s.due_today == len(d1.due())
-    later = at(svc, datetime.fromisoformat(svc._card_state(svc.conn, cid)["due"]))
+    later = at(svc, card_state(svc.conn, cid).due)
     later.grade(cid, 3)
     later.grade(later.quiz_card_id("epochs", 1), 1)  # a new card: not in retention
     assert later.stats().retention == 1.0
@@ -390,7 +391,7 @@ def test_parsed_course_is_cached_until_a_file_changes(tmp_path, monkeypatch):
 
 def test_forecast_today_matches_the_queue(tmp_path):
     """Home shows the due count and the forecast side by side: they must agree."""
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from studyapp.config import Settings
     from studyapp.services.study import StudyService

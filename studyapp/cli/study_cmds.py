@@ -165,11 +165,12 @@ class _Session:
             text += f" ({parts})"
         if self.undone:
             text += f"; {self.undone} undone"
-        nxt = self.svc.next_review_date()
+        queue = self.svc.due()
+        nxt = self.svc.next_review_date(queue)
         if nxt is None:
             text += ". Nothing else is scheduled."
         elif nxt <= self.svc.today():
-            text += f". Still due today: {len(self.svc.due())}."
+            text += f". Still due today: {len(queue)}."
         else:
             text += f". Next review: {nxt.isoformat()}."
         return text
@@ -189,8 +190,9 @@ def review(settings: Settings) -> None:
     console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
     session = _Session(svc, console, sys.stdin)
     try:
-        if not svc.due():
-            nxt = svc.next_review_date()
+        queue = svc.due()
+        if not queue:
+            nxt = svc.next_review_date(queue)
             when = f" Next review: {nxt.isoformat()}." if nxt else " Nothing is scheduled yet."
             session.say(f"Nothing due today ({svc.today().isoformat()}).{when}")
             return
@@ -243,7 +245,7 @@ def due(settings: Settings, as_json: bool) -> None:
             _dump([i.to_dict() for i in items])
             return
         if not items:
-            nxt = svc.next_review_date()
+            nxt = svc.next_review_date(items)
             when = f" Next review: {nxt.isoformat()}." if nxt else " Nothing is scheduled."
             click.echo(f"Nothing due today ({svc.today().isoformat()}).{when}")
             return

@@ -185,13 +185,40 @@ def migration_2_run_owner(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE runs ADD COLUMN owner_pid INTEGER")
 
 
-MIGRATIONS: list[Migration] = [migration_1_initial, migration_2_run_owner]
+SCHEMA_V3_INDEXES = """
+-- the few cards not in the queue for a reason of their own: statistics count every
+-- scheduled card through card_state's covering index and subtract these
+CREATE INDEX cards_flagged ON cards (id)
+    WHERE retired = 1 OR suspended = 1 OR buried_until IS NOT NULL;
+"""
+
+
+def migration_3_card_browser(conn: sqlite3.Connection) -> None:
+    """Cards a learner suspended (never due until unsuspended) or buried (hidden until the
+    learner day `buried_until`), and the FSRS parameters fitted to the learner's log
+    (`studyapp optimize --apply`; the newest row is the one in use, none: the defaults)."""
+    conn.execute("ALTER TABLE cards ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE cards ADD COLUMN buried_until TEXT")
+    for stmt in _statements(SCHEMA_V3_INDEXES):
+        conn.execute(stmt)
+    conn.execute(
+        "CREATE TABLE fsrs_parameters ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " applied_at TEXT NOT NULL,"
+        " parameters TEXT NOT NULL,"          # JSON list of the 21 FSRS-6 weights
+        " reviews INTEGER NOT NULL,"          # reviews the fit used
+        " log_loss_default REAL, log_loss_fitted REAL,"
+        " rmse_default REAL, rmse_fitted REAL)")
+
+
+MIGRATIONS: list[Migration] = [migration_1_initial, migration_2_run_owner,
+                               migration_3_card_browser]
 
 
 def index_statements() -> list[str]:
     """Every CREATE INDEX of the latest schema, as IF NOT EXISTS (doctor re-creates them)."""
     return [
         s.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1)
-        for s in _statements(SCHEMA_V1)
+        for s in _statements(SCHEMA_V1) + _statements(SCHEMA_V3_INDEXES)
         if s.startswith("CREATE INDEX")
     ]

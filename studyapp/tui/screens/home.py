@@ -80,8 +80,8 @@ class HomeScreen(Screen[None]):
     def refresh_data(self) -> None:
         service = self.service
         today = service.today()
-        stats = service.stats()
-        due = service.due()
+        due = service.due()  # the queue, built once per refresh
+        stats = service.stats(due)
         self.entries = list(stats.lessons)
 
         self.query_one("#home-date", Static).update(f"{today:%A} {today.day} {today:%B %Y}")
@@ -95,7 +95,7 @@ class HomeScreen(Screen[None]):
         if due:
             preview = "\n".join(f"· {d.lesson_title}: {d.prompt}" for d in due[:2])
         else:
-            nxt = service.next_review_date()
+            nxt = service.next_review_date(due)
             preview = ("Nothing due. Next review " + short_date(nxt, today)) if nxt else \
                 "Nothing due. Start a lesson below."
         self.query_one("#due-preview", Static).update(preview)

@@ -91,7 +91,7 @@ class ReviewScreen(Screen[None]):
             text.append(f"You reviewed {plural(len(self.results), 'item')}.\n", style="bold")
             text.append("  ".join(f"{RATINGS[r]} {counts.get(r, 0)}" for r in RATINGS) + "\n")
         self.more = self.service.due() if self.queue else []
-        nxt = self.service.next_review_date()
+        nxt = self.service.next_review_date(self.more if self.queue else None)
         if self.more:
             text.append(f"{plural(len(self.more), 'item')} fell due again today (short "
                         "learning steps): press r to go on.", style="bold")
