@@ -254,3 +254,18 @@ def test_queue_is_rebuilt_after_a_write_by_another_process(tmp_path):
     other.commit()
     other.close()
     assert first[0].id not in {i.id for i in day1.due()}
+
+
+def test_undo_takes_a_reset_back(tmp_path):
+    from studyapp.store.reviews import card_state
+
+    day0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    svc = service(tmp_path, day0, make_lesson(), tz="UTC")
+    cid = svc.quiz_card_id("epochs", 0)
+    svc.grade(cid, 3)
+    before = card_state(svc.conn, cid)
+    svc.reset(cid)
+    assert card_state(svc.conn, cid) is None
+    assert svc.undo_last() == cid
+    assert card_state(svc.conn, cid) == before
+    assert svc.conn.execute("SELECT scheduled FROM cards WHERE id=?", (cid,)).fetchone()[0] == 1

@@ -31,6 +31,7 @@ from studyapp.config import Settings
 from studyapp.course.cache import load_course as _load_course
 from studyapp.course.model import Diagnostic, Lesson, ParseResult, SectionKind
 from studyapp.course.passages import relevant_passages
+from studyapp.store import cards as card_store
 from studyapp.store import fsrs_params, progress, reviews
 from studyapp.store.db import open_database, write_transaction
 from studyapp.store.settings import StudySettings, load_settings, set_setting
@@ -380,6 +381,9 @@ class StudyService:
                         else plan.due_day))
             elif before is None:
                 reviews.drop_card_state(c, row.item_id)
+            elif row.source == "reset":
+                reviews.put_card_state(c, row.item_id, srs.CardState.from_dict(before))
+                reviews.set_scheduled(c, row.item_id, True)
             else:
                 reviews.put_card_state(c, row.item_id, srs.CardState.from_dict(before))
             reviews.delete_log(c, row.id)
@@ -464,6 +468,53 @@ class StudyService:
                      passed / answered if answered else None,
                      study_stats.streak(
                          today, functools.partial(reviews.answered_on, self.conn)), self.lessons())
+
+    # -- the card browser --------------------------------------------------------------------------
+
+    @_locked
+    def cards(self, *, lesson: str | None = None, state: str | None = None,
+              search: str | None = None) -> list[card_store.CardRow]:
+        """Live cards in course order, filtered (see `store.cards.list_cards`)."""
+        return card_store.list_cards(self.conn, self.today(), lesson=lesson, state=state,
+                                     search=search)
+
+    def _card(self, c: sqlite3.Connection, item_id: str) -> str:
+        card_id = reviews.resolve_card(c, item_id)
+        if card_id is None:
+            raise KeyError(f"no card with id {item_id!r}")
+        return card_id
+
+    @_locked
+    def suspend(self, item_id: str, suspended: bool = True) -> str:
+        """Keep a card out of every queue (or let it back in); returns its id."""
+        with write_transaction(self.conn) as c:
+            card_id = self._card(c, item_id)
+            card_store.set_suspended(c, card_id, suspended)
+        return card_id
+
+    @_locked
+    def bury(self, item_id: str) -> date:
+        """Hide a card until the next learner day (the day start hour applies); returns it."""
+        until = self.today() + timedelta(days=1)
+        with write_transaction(self.conn) as c:
+            card_store.set_buried_until(c, self._card(c, item_id), until)
+        return until
+
+    @_locked
+    def reset(self, item_id: str) -> str:
+        """Make a card new again: its schedule is dropped, its review log kept, and the
+        reset logged (rating 0, source "reset": not an answer; `undo_last` takes it back)."""
+        now = self.now()
+        with write_transaction(self.conn) as c:
+            card_id = self._card(c, item_id)
+            before = reviews.card_state(c, card_id)
+            if before is None:
+                return card_id  # new already
+            reviews.drop_card_state(c, card_id)
+            reviews.add_log(c, stamp=utc_text(now), day=self.day_of(now), item_id=card_id,
+                            kind="card", rating=0, seconds=None, answer=None, source="reset",
+                            prev_state=None, before=before.to_dict(), after=None)
+        return card_id
 
     # -- a card's history ---------------------------------------------------------------------------
 

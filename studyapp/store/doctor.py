@@ -114,7 +114,7 @@ def run_doctor(conn: sqlite3.Connection, db_path: Path | None, repair: bool = Tr
     lost = conn.execute(
         "SELECT l.item_id, l.state_after FROM review_log l JOIN cards c ON c.id = l.item_id "
         "WHERE l.item_kind='card' AND l.id = (SELECT max(id) FROM review_log m "
-        "WHERE m.item_id = l.item_id) AND NOT EXISTS "
+        "WHERE m.item_id = l.item_id) AND l.source <> 'reset' AND NOT EXISTS "
         "(SELECT 1 FROM card_state s WHERE s.card_id = l.item_id)").fetchall()
     if lost:
         report.found.append(f"card_state: {len(lost)} cards with answers but no schedule")

@@ -152,13 +152,14 @@ def _log(r: tuple[Any, ...]) -> LogRow:
 def add_log(conn: sqlite3.Connection, *, stamp: str, day: date, item_id: str, kind: str,
             rating: int, seconds: float | None, answer: str | None, source: str,
             prev_state: int | None, before: dict[str, Any] | None,
-            after: dict[str, Any]) -> None:
+            after: dict[str, Any] | None) -> None:
+    """One row of the append-only log; rating 0 with source "reset" records a reset."""
     conn.execute(
         f"INSERT INTO review_log ({_LOG_COLS.split(', ', 1)[1]}) VALUES "
         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (stamp, day.isoformat(), item_id, kind, rating, seconds, answer, source, prev_state,
          json.dumps(before, ensure_ascii=False) if before is not None else None,
-         json.dumps(after, ensure_ascii=False)))
+         json.dumps(after, ensure_ascii=False) if after is not None else None))
 
 
 def last_log(conn: sqlite3.Connection) -> LogRow | None:
@@ -181,7 +182,8 @@ def done_today(conn: sqlite3.Connection, day: date) -> tuple[int, int]:
     row = conn.execute(
         "SELECT coalesce(sum(state_before IS NULL), 0), "
         "coalesce(sum(state_before IS NOT NULL), 0) FROM review_log "
-        "WHERE day=? AND item_kind='card' AND source<>'quiz'", (day.isoformat(),)).fetchone()
+        "WHERE day=? AND item_kind='card' AND source NOT IN ('quiz', 'reset')",
+        (day.isoformat(),)).fetchone()
     return int(row[0]), int(row[1])
 
 
@@ -307,7 +309,11 @@ def card_due_counts(conn: sqlite3.Connection, before: date) -> dict[date, int]:
 
 
 def review_count(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT count(*) FROM review_log").fetchone()[0])
+    """Answers in the log (resets, rating 0, are not answers)."""
+    total = conn.execute("SELECT count(*) FROM review_log").fetchone()[0]
+    resets = conn.execute("SELECT count(*) FROM review_log WHERE prev_state IS NULL AND "
+                          "item_kind='card' AND rating=0").fetchone()[0]  # an index range
+    return int(total - resets)
 
 
 def review_retention(conn: sqlite3.Connection) -> tuple[int, int]:
@@ -342,4 +348,4 @@ def card_log_for_fsrs(conn: sqlite3.Connection) -> list[tuple[str, str, int, flo
     """(card id, UTC time, rating, seconds) of every card answer, oldest first."""
     return [(r[0], r[1], r[2], r[3]) for r in conn.execute(
         "SELECT item_id, time, rating, seconds FROM review_log WHERE item_kind='card' "
-        "ORDER BY id")]
+        "ORDER BY id")]  # resets (rating 0) included: the caller starts a new history there
