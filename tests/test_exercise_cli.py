@@ -70,7 +70,7 @@ def test_a_failed_run_exits_1_and_says_why(tmp_path):
 def test_bad_requests_are_refused_before_anything_starts(tmp_path):
     db = str(tmp_path / "db")
     out = CliRunner().invoke(main, ["--db", db, "exercise", "run", "spam", "--set", "lr=fast"])
-    assert out.exit_code != 0 and "wants a float" in out.output
+    assert out.exit_code == 2 and "--set lr=fast: lr must be a number > 0" in out.output
     out = CliRunner().invoke(main, ["--db", db, "exercise", "run", "spam", "-v", "nope"])
     assert out.exit_code != 0 and "encoder, decoder" in out.output
     out = CliRunner().invoke(main, ["--db", db, "exercise", "run", "nope"])

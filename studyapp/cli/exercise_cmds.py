@@ -7,7 +7,8 @@ Ctrl-C stops the training process at once. `--json` prints one JSON object and n
 else on stdout.
 
 Exit status of `exercise run`: 0 finished with every check passed, 1 finished with a
-check failed or the run failed, 130 cancelled.
+check failed or the run failed, 2 a setting (`--set`, `--device`) the task does not allow
+(refused before anything starts, nothing recorded), 130 cancelled.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from studyapp.config import Settings
 from studyapp.jsonsafe import finite
 
 EXIT_CANCELLED = 130
+EXIT_BAD_SETTING = 2
 
 
 def _dump(obj: Any) -> None:
@@ -106,11 +108,16 @@ def run_cmd(settings: Settings, exercise_id: str, variant: str | None, device: s
             sets: tuple[str, ...], code: str | None, as_json: bool) -> None:
     """Run exercise ID: train, evaluate, check. Ctrl-C cancels and keeps what was measured."""
     from studyapp.training.catalog import ExerciseError, parse_overrides
+    from studyapp.training.settings import SettingsError
 
     svc = _service(settings)
     try:
         handle = svc.start_run(exercise_id, variant=variant, device=device,
                                overrides=parse_overrides(sets), code=code)
+    except SettingsError as exc:
+        # a value the task's settings do not allow: one line, nothing recorded, status 2
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_BAD_SETTING)
     except ExerciseError as exc:
         raise click.ClickException(str(exc)) from exc
 

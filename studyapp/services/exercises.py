@@ -94,9 +94,12 @@ class ExerciseService:
         `code` picks the learner's code: None or "solution" the reference solution,
         "learner" the bundled learner file, or a path to the learner's own copy.
         """
+        from studyapp.training.settings import check_device
+
         ex = self.exercise(exercise_id)
         var = ex.variant(variant)
-        settings = resolve_settings(var, overrides)
+        check_device(device)
+        settings = resolve_settings(var, overrides, ex.task)
         run_id = run_id or new_run_id()
         code_path = resolve_code_path(ex, code)
         data = None

@@ -276,8 +276,21 @@ def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def resolve_settings(variant: Variant, overrides: dict[str, Any] | None) -> dict[str, Any]:
-    """The variant's settings with `overrides` applied, each read as its default's type."""
+def resolve_settings(variant: Variant, overrides: dict[str, Any] | None,
+                     task: str | None = None) -> dict[str, Any]:
+    """The variant's settings with `overrides` applied.
+
+    For a task with a typed settings class (training/tasks: `TASKS[task].settings`) the
+    class's defaults, then the variant's values, then `overrides`, each checked against
+    the class (`SettingsError`, one line, on a bad value); the result is its `to_dict()`.
+    Otherwise (tasks not ported yet) each override is read as its default's type.
+    """
+    if task is not None:
+        from studyapp.training.tasks import TASKS
+
+        found = TASKS.get(task)
+        if found is not None and found.settings is not None:
+            return found.settings.build(variant.settings, overrides).to_dict()
     settings = dict(variant.settings)
     for key, raw in (overrides or {}).items():
         if key in settings:

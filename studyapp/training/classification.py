@@ -1,26 +1,20 @@
 """The classification task: fine-tune a model to put texts into classes (spam or ham).
 
-Runs inside the worker. The parts the lesson is about come from the learner's file (or the
-reference solution), a module with these functions:
+Runs inside the worker and trains through the engine (training/engine.py). The parts the
+lesson is about come from the run's code (the learner's file or the reference solution),
+a module with these functions:
 
     freeze_all_but_last(model, blocks, final_norm, head, trainable_blocks) -> None
     last_token_logits(logits[B, T, C], attention_mask[B, T]) -> logits[B, C]
     classification_loss(logits[B, C], labels[B]) -> scalar loss
     accuracy(logits[B, C], labels[B]) -> float
 
-Settings (see exercises/spam/exercise.toml for defaults):
-    model, head ("sequence" | "last_token"), lr, epochs, batch_size, max_length,
-    trainable_blocks (-1: all), eval_every (steps; 0: once per epoch), seed,
-    max_train_examples / max_eval_examples (0: all), warmup_ratio, weight_decay,
-    checkpoint (save the trained weights), threads (CPU threads; 0: torch's default),
-    precision ("auto" | "fp32" | "bf16" | "fp16").
+Settings: `ClassificationSettings` (training/tasks/settings.py) is their single source;
+exercises/spam/exercise.toml overrides some of them per variant.
 """
 
 from __future__ import annotations
 
-import math
-import random
-import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,282 +22,165 @@ from typing import Any
 import torch
 
 from studyapp.training import data as data_mod
-from studyapp.training.catalog import CheckSpec, evaluate_checks
-from studyapp.training.codecheck import load_module, run_code_checks
-from studyapp.training.device import (
-    autocast,
-    cpu_threads,
-    describe,
-    make_scaler,
-    memory_mb,
-    optimizer_step,
-    pick_device,
-    pick_precision,
-    seed_everything,
+from studyapp.training.engine import (
+    Engine,
+    Evaluated,
+    LengthGroupedSampler,
+    TrainConfig,
+    pad_batch,
 )
-from studyapp.training.events import Checkpoint, Evaluation, Started, Step
 from studyapp.training.metrics import classification_metrics
 from studyapp.training.models import ClassifierModel, load_classifier
-from studyapp.training.runtime import CodeChecksFailed, RunContext
-
-DEFAULTS: dict[str, Any] = {
-    "model": "tiny-gpt2",
-    "head": "last_token",
-    "lr": 5e-5,
-    "epochs": 1,
-    "batch_size": 16,
-    "max_length": 64,
-    "trainable_blocks": 1,
-    "eval_every": 0,
-    "seed": 123,
-    "max_train_examples": 0,
-    "max_eval_examples": 0,
-    "warmup_ratio": 0.1,
-    "weight_decay": 0.0,
-    "checkpoint": False,
-    "threads": 0,
-    "precision": "auto",
-}
+from studyapp.training.runtime import RunContext
+from studyapp.training.tasks.settings import ClassificationSettings
 
 
 def run(ctx: RunContext) -> dict[str, Any]:
     """Train and evaluate; returns the final metrics and check results."""
-    t_start = time.perf_counter()
-    s = {**DEFAULTS, **ctx.settings}
-    spec = ctx.spec
-    threads = cpu_threads(int(s["threads"]))
-    torch.set_num_threads(threads)
-    seed_everything(int(s["seed"]))
-
-    code = _learner_code(ctx)
-    device = pick_device(spec.device)
-    precision = pick_precision(device, None if s["precision"] == "auto" else s["precision"])
+    s = ClassificationSettings.from_dict(ctx.settings)
+    engine = Engine(ctx, TrainConfig(
+        lr=s.lr, epochs=s.epochs, warmup_ratio=s.warmup_ratio, weight_decay=s.weight_decay,
+        grad_accum=s.grad_accum, eval_every=s.eval_every, checkpoint=s.checkpoint,
+        precision=s.precision, seed=s.seed, threads=s.threads))
+    code = engine.learner_code()
 
     # --- data ---------------------------------------------------------------------------
-    if not spec.data:
-        raise ValueError(f"exercise {spec.exercise!r} names no data")
-    d = spec.data
+    if not ctx.spec.data:
+        raise ValueError(f"exercise {ctx.spec.exercise!r} names no data")
+    d = ctx.spec.data
     labels = tuple(d.get("labels") or ())
     read = {"fmt": d.get("format"), "text_field": d.get("text_field", "text"),
-                "label_field": d.get("label_field", "label"), "labels": labels}
-    train = data_mod.subsample(data_mod.load_examples(Path(d["train"]), **read),
-                               int(s["max_train_examples"]), int(s["seed"]))
-    val = data_mod.subsample(data_mod.load_examples(Path(d["val"]), **read),
-                             int(s["max_eval_examples"]), int(s["seed"]))
-    test = (data_mod.subsample(data_mod.load_examples(Path(d["test"]), **read),
-                               int(s["max_eval_examples"]), int(s["seed"]))
-            if d.get("test") else [])
+            "label_field": d.get("label_field", "label"), "labels": labels}
+
+    def load(key: str, limit: int) -> list[data_mod.Example]:
+        if not d.get(key):
+            return []
+        return data_mod.subsample(data_mod.load_examples(Path(d[key]), **read), limit, s.seed)
+
+    train = load("train", s.max_train_examples)
+    val = load("val", s.max_eval_examples)
+    test = load("test", s.max_eval_examples)
     num_labels = max(len(labels), 1 + max(ex.label for ex in train + val + test), 2)
     positive = num_labels - 1
 
-    batch_size = int(s["batch_size"])
-    steps_per_epoch = math.ceil(len(train) / batch_size)
-    total_steps = steps_per_epoch * int(s["epochs"])
-    ctx.emit(Started(run_id=spec.run_id, exercise=spec.exercise, variant=spec.variant,
-                     device=describe(device), settings=ctx.settings, total_steps=total_steps,
-                     model=str(s["model"]), train_examples=len(train)))
-
     # --- model --------------------------------------------------------------------------
-    max_length = int(s["max_length"])
-    cm = load_classifier(str(s["model"]), str(s["head"]), num_labels,
-                         cache_dir=ctx.cache_dir, max_length=max_length, log=ctx.log)
-    code.freeze_all_but_last(cm.model, cm.blocks, cm.final_norm, cm.head,
-                             int(s["trainable_blocks"]))
-    trainable = [p for p in cm.model.parameters() if p.requires_grad]
-    n_trainable = sum(p.numel() for p in trainable)
+    cm = load_classifier(s.model, s.head, num_labels, cache_dir=ctx.cache_dir,
+                         max_length=s.max_length, log=engine.log)
+    code.freeze_all_but_last(cm.model, cm.blocks, cm.final_norm, cm.head, s.trainable_blocks)
+    n_trainable = sum(p.numel() for p in cm.model.parameters() if p.requires_grad)
     n_total = sum(p.numel() for p in cm.model.parameters())
-    if not trainable:
+    if not n_trainable:
         raise ValueError("no parameter is left trainable: check freeze_all_but_last")
-    cm.model.to(device)
-    ctx.log(f"{cm.name}: {n_trainable:,} of {n_total:,} parameters train "
-            f"({100 * n_trainable / n_total:.1f}%) on {describe(device)}, {precision.name}",
-            model=cm.name, trainable_params=n_trainable, total_params=n_total,
-            precision=precision.name)
+    engine.log(f"{cm.name}: {n_trainable:,} of {n_total:,} parameters train "
+               f"({100 * n_trainable / n_total:.1f}%) on {engine.describe()}, "
+               f"{engine.precision}", model=cm.name, trainable_params=n_trainable,
+               total_params=n_total, precision=engine.precision)
 
-    enc = _Encoded(cm, max_length)
-    train_ids = enc(train)
-    val_ids, test_ids = enc(val), enc(test)
-    train_y = [ex.label for ex in train]
+    def encode(examples: list[data_mod.Example]) -> list[list[int]]:
+        return cm.encode([ex.text for ex in examples], s.max_length) if examples else []
 
-    def evaluate(ids: list[list[int]], ys: list[int], step: int) -> tuple[float, list[int],
-                                                                              float]:
-        return _evaluate(ctx, cm, code, device, precision, ids, ys, batch_size * 2, step)
+    train_rows = list(zip(encode(train), [ex.label for ex in train], strict=True))
+    val_set = _EvalSet(encode(val), [ex.label for ex in val], 2 * s.batch_size,
+                       cm.pad_token_id)
+    test_set = _EvalSet(encode(test), [ex.label for ex in test], 2 * s.batch_size,
+                        cm.pad_token_id)
 
-    # --- before training ----------------------------------------------------------------
-    val_losses: list[list[float]] = []
-    train_losses: list[list[float]] = []
-    measured: dict[str, Any] = {"device": describe(device), "model": cm.name,
-                                "trainable_params": n_trainable, "total_params": n_total}
-    loss0, _, acc0 = evaluate(val_ids, [ex.label for ex in val], 0)
-    val_losses.append([0, loss0])
-    ctx.emit(Evaluation(step=0, val_loss=loss0, metrics={"val_accuracy": acc0}))
-    if test:
-        _, preds0, _ = evaluate(test_ids, [ex.label for ex in test], 0)
-        before = classification_metrics(preds0, [ex.label for ex in test], positive)
-        measured["accuracy_before"] = before["accuracy"]
-        measured["f1_before"] = before["f1"]
-    measured.update(val_loss_first=loss0, val_accuracy_before=acc0)
+    def collate(rows: list[tuple[list[int], int]]) -> dict[str, torch.Tensor]:
+        ids, mask = pad_batch([r[0] for r in rows], cm.pad_token_id)
+        return {"input_ids": ids, "attention_mask": mask,
+                "labels": torch.tensor([r[1] for r in rows], dtype=torch.long)}
 
-    # --- training -----------------------------------------------------------------------
-    optimizer = torch.optim.AdamW(trainable, lr=float(s["lr"]),
-                                  weight_decay=float(s["weight_decay"]))
-    warmup = int(total_steps * float(s["warmup_ratio"]))
+    if s.group_by_length:
+        sampler: Any = LengthGroupedSampler([len(r[0]) for r in train_rows], s.batch_size,
+                                            seed=s.seed)
+        loader = torch.utils.data.DataLoader(train_rows, batch_size=s.batch_size,
+                                             sampler=sampler, collate_fn=collate)
+    else:
+        loader = torch.utils.data.DataLoader(
+            train_rows, batch_size=s.batch_size, shuffle=True, collate_fn=collate,
+            generator=torch.Generator().manual_seed(s.seed))
 
-    def lr_factor(i: int) -> float:   # linear warm-up, then linear decay to zero
-        if i < warmup:
-            return (i + 1) / (warmup + 1)
-        return max(0.0, (total_steps - i) / max(1, total_steps - warmup))
+    def logits_of(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor
+                  ) -> torch.Tensor:
+        logits = model(input_ids=ids, attention_mask=mask).logits
+        if cm.head_kind == "last_token":
+            logits = code.last_token_logits(logits, mask)
+        return logits.float()
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    scaler = make_scaler(device, precision)
-    eval_every = int(s["eval_every"]) or steps_per_epoch
-    rng = random.Random(int(s["seed"]))
-    step, last_eval_step = 0, 0
-    t_train = time.perf_counter()
-    cm.model.train()
-    for epoch in range(int(s["epochs"])):
-        for batch in data_mod.batches(len(train_ids), batch_size, shuffle=True, rng=rng):
-            ctx.check_cancelled(step, _partial(measured, train_losses, val_losses, step))
-            t0 = time.perf_counter()
-            input_ids, mask = data_mod.collate([train_ids[i] for i in batch], cm.pad_token_id)
-            y = torch.tensor([train_y[i] for i in batch], device=device)
-            input_ids, mask = input_ids.to(device), mask.to(device)
-            with autocast(device, precision):
-                logits = _class_logits(cm, code, input_ids, mask)
-            loss = code.classification_loss(logits.float(), y)
-            optimizer_step(loss, optimizer, scaler, trainable)
-            lr = scheduler.get_last_lr()[0]
-            scheduler.step()
-            step += 1
-            loss_value = float(loss.detach())
-            now = time.perf_counter()
-            train_losses.append([step, loss_value])
-            ctx.emit(Step(step=step, epoch=epoch + (step - epoch * steps_per_epoch)
-                          / steps_per_epoch, loss=loss_value, lr=lr,
-                          tokens_per_s=float(mask.sum()) / max(now - t0, 1e-9),
-                          elapsed=now - t_train, memory_mb=memory_mb(device)))
-            if step % eval_every == 0 or step == total_steps:
-                cm.model.eval()
-                vloss, _, vacc = evaluate(val_ids, [ex.label for ex in val], step)
-                cm.model.train()
-                val_losses.append([step, vloss])
-                last_eval_step = step
-                ctx.emit(Evaluation(step=step, val_loss=vloss,
-                                    metrics={"val_accuracy": vacc}))
-                measured.update(val_loss=vloss, val_accuracy=vacc)
-    train_time = time.perf_counter() - t_train
-    if last_eval_step != step:  # pragma: no cover - the loop always ends with an evaluation
-        vloss, _, vacc = evaluate(val_ids, [ex.label for ex in val], step)
-        val_losses.append([step, vloss])
-        measured.update(val_loss=vloss, val_accuracy=vacc)
+    def loss_fn(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return code.classification_loss(
+            logits_of(model, batch["input_ids"], batch["attention_mask"]), batch["labels"])
 
-    # --- after training -----------------------------------------------------------------
-    cm.model.eval()
-    if test:
-        test_loss, preds, _ = evaluate(test_ids, [ex.label for ex in test], step)
-        after = classification_metrics(preds, [ex.label for ex in test], positive)
+    def evaluate_on(model: torch.nn.Module, data: _EvalSet) -> tuple[float, list[int],
+                                                                        float]:
+        return data.evaluate(engine, code, lambda ids, mask: logits_of(model, ids, mask))
+
+    def evaluate(model: torch.nn.Module) -> Evaluated:
+        loss, _, acc = evaluate_on(model, val_set)
+        return Evaluated(loss, {"val_accuracy": acc})
+
+    # --- before, during, after training -------------------------------------------------
+    measured: dict[str, Any] = {"model": cm.name, "trainable_params": n_trainable,
+                                "total_params": n_total}
+    if test and engine.is_main:
+        with engine.inference(cm.model):
+            _, preds0, _ = evaluate_on(cm.model.to(engine.device), test_set)
+        before = classification_metrics(preds0, test_set.labels, positive)
+        measured.update(accuracy_before=before["accuracy"], f1_before=before["f1"])
+    fit = engine.fit(cm.model, loader, loss_fn, evaluate=evaluate, model_name=str(s.model),
+                     train_examples=len(train))
+    first = fit.evaluations[0][1] if fit.evaluations else None
+    last = fit.last_eval
+    measured.update(engine.summary())
+    measured.update(
+        model=cm.name, epochs=s.epochs, train_examples=len(train), val_examples=len(val),
+        test_examples=len(test), trainable_share=n_trainable / n_total,
+        val_loss_first=first.loss if first else None,
+        val_accuracy_before=first.metrics.get("val_accuracy") if first else None,
+        val_loss=last.loss if last else None,
+        val_accuracy=last.metrics.get("val_accuracy") if last else None)
+    if test and engine.is_main:
+        with engine.inference(fit.model):
+            test_loss, preds, _ = evaluate_on(fit.model, test_set)
+        after = classification_metrics(preds, test_set.labels, positive)
         measured.update(accuracy=after["accuracy"], f1=after["f1"],
                         precision=after["precision"], recall=after["recall"],
                         test_loss=test_loss,
                         confusion={k: after[k] for k in ("tp", "fp", "fn", "tn")})
-    if s["checkpoint"]:
-        path = _save_trainable(cm, ctx.output_dir)
-        ctx.emit(Checkpoint(step=step, path=str(path)))
-    tail = [loss for _, loss in train_losses[-max(1, steps_per_epoch // 4):]]
-    measured.update(
-        train_loss=sum(tail) / len(tail) if tail else None,
-        steps=step, epochs=int(s["epochs"]), train_examples=len(train),
-        val_examples=len(val), test_examples=len(test),
-        trainable_share=n_trainable / n_total,
-        train_time_s=train_time, time_s=time.perf_counter() - t_start,
-        steps_per_s=step / train_time if train_time > 0 else None,
-        peak_memory_mb=memory_mb(device), autocast=precision.name,
-        threads=threads if device.type == "cpu" else None,
-    )
-    checks = [CheckSpec(**c) for c in spec.checks]
-    return {"metrics": measured, "checks": evaluate_checks(checks, measured),
-            "losses": {"train": train_losses, "val": val_losses}}
+    return engine.finish(measured, fit)
 
 
-def _partial(measured: dict[str, Any], train_losses: list, val_losses: list,
-             step: int) -> dict[str, Any]:
-    out = dict(measured, steps=step)
-    if train_losses:
-        out["train_loss"] = train_losses[-1][1]
-    if val_losses:
-        out["val_loss"] = val_losses[-1][1]
-    return out
+class _EvalSet:
+    """A validation or test set, cut once into length-sorted, padded batches."""
+
+    def __init__(self, ids: list[list[int]], labels: list[int], batch_size: int,
+                 pad_id: int):
+        self.labels = labels
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))   # less padding
+        self.batches = []
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            input_ids, mask = pad_batch([ids[i] for i in chunk], pad_id)
+            y = torch.tensor([labels[i] for i in chunk], dtype=torch.long)
+            self.batches.append((chunk, input_ids, mask, y))
+
+    def evaluate(self, engine: Engine, code: ModuleType, logits_of: Any
+                 ) -> tuple[float, list[int], float]:
+        """Mean loss, predictions (in input order) and the code's accuracy."""
+        if not self.labels:
+            return float("nan"), [], float("nan")
+        preds = [0] * len(self.labels)
+        total_loss, total_acc = 0.0, 0.0
+        for chunk, input_ids, mask, y in self.batches:
+            engine.check_cancelled()
+            input_ids, mask, y = engine.to_device((input_ids, mask, y))
+            logits = logits_of(input_ids, mask)
+            total_loss += float(code.classification_loss(logits, y)) * len(chunk)
+            total_acc += float(code.accuracy(logits, y)) * len(chunk)
+            for i, p in zip(chunk, logits.argmax(dim=-1).tolist(), strict=True):
+                preds[i] = p
+        n = len(self.labels)
+        return total_loss / n, preds, total_acc / n
 
 
-class _Encoded:
-    def __init__(self, cm: ClassifierModel, max_length: int):
-        self.cm, self.max_length = cm, max_length
-
-    def __call__(self, examples: list[data_mod.Example]) -> list[list[int]]:
-        if not examples:
-            return []
-        return self.cm.encode([ex.text for ex in examples], self.max_length)
-
-
-def _learner_code(ctx: RunContext) -> ModuleType:
-    spec = ctx.spec
-    if spec.code_path:
-        code = load_module(Path(spec.code_path))
-    else:  # no exercise code: the engine's own reference implementation
-        from studyapp.training import reference as code  # type: ignore[no-redef]
-    if spec.code_checks_path:
-        results = [r.to_dict() for r in run_code_checks(code, load_module(
-            Path(spec.code_checks_path)))]
-        if not all(r["passed"] for r in results):
-            raise CodeChecksFailed(results)
-        ctx.log(f"your code passed its {len(results)} checks", code_checks=results)
-    return code
-
-
-def _class_logits(cm: ClassifierModel, code: ModuleType, input_ids: torch.Tensor,
-                  mask: torch.Tensor) -> torch.Tensor:
-    logits = cm.logits(input_ids, mask)
-    if cm.head_kind == "last_token":
-        logits = code.last_token_logits(logits, mask)
-    return logits
-
-
-@torch.no_grad()
-def _evaluate(ctx: RunContext, cm: ClassifierModel, code: ModuleType, device: torch.device,
-              precision: Any, ids: list[list[int]], ys: list[int], batch_size: int,
-              step: int) -> tuple[float, list[int], float]:
-    """Mean loss, predictions (in input order) and the learner's accuracy over a set."""
-    if not ids:
-        return float("nan"), [], float("nan")
-    was_training = cm.model.training
-    cm.model.eval()
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))   # less padding
-    preds = [0] * len(ids)
-    total_loss, total_acc = 0.0, 0.0
-    for start in range(0, len(order), batch_size):
-        ctx.check_cancelled(step)
-        chunk = order[start:start + batch_size]
-        input_ids, mask = data_mod.collate([ids[i] for i in chunk], cm.pad_token_id)
-        input_ids, mask = input_ids.to(device), mask.to(device)
-        y = torch.tensor([ys[i] for i in chunk], device=device)
-        with autocast(device, precision):
-            logits = _class_logits(cm, code, input_ids, mask)
-        logits = logits.float()
-        total_loss += float(code.classification_loss(logits, y)) * len(chunk)
-        total_acc += float(code.accuracy(logits, y)) * len(chunk)
-        for i, p in zip(chunk, logits.argmax(dim=-1).tolist(), strict=True):
-            preds[i] = p
-    if was_training:
-        cm.model.train()
-    return total_loss / len(ids), preds, total_acc / len(ids)
-
-
-def _save_trainable(cm: ClassifierModel, output_dir: Path) -> Path:
-    from safetensors.torch import save_file
-
-    output_dir.mkdir(parents=True, exist_ok=True)
-    state = {name: p.detach().cpu().contiguous()
-             for name, p in cm.model.named_parameters() if p.requires_grad}
-    path = output_dir / "trainable.safetensors"
-    save_file(state, str(path), metadata={"model": cm.name, "source": cm.source})
-    return path
+__all__ = ["ClassifierModel", "run"]

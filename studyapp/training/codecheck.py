@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -81,3 +82,43 @@ def check_file(code_path: Path, checks_path: Path) -> list[CodeCheckResult]:
     except CodeError as exc:
         return [CodeCheckResult("the file imports", False, str(exc))]
     return run_code_checks(code, checks)
+
+
+# who wrote the code a run uses (RunSpec.code); see training/learner.py `resolve_code`
+CODE_LABELS = {
+    "mine": "your code",
+    "learner": "the bundled learner file",
+    "solution": "the reference solution",
+}
+
+
+def load_learner_code(ctx: Any) -> ModuleType:
+    """The one loader of a run's code (the worker's `RunContext`): the module at
+    `ctx.spec.code_path` (the exercise's `solution.py` when none is given), its fast
+    checks passed. Raises `CodeChecksFailed` (no training starts) when a check fails.
+    The log line names whose code it was: "your code" only for the learner's own copy."""
+    from studyapp.training.runtime import CodeChecksFailed
+
+    spec = ctx.spec
+    if spec.code_path:
+        path = Path(spec.code_path)
+    else:
+        folder = (Path(spec.code_checks_path).resolve().parent if spec.code_checks_path
+                  else _bundled_exercise(spec.exercise))
+        path = folder / "solution.py"
+    code = load_module(path)
+    if spec.code_checks_path:
+        results = [r.to_dict() for r in run_code_checks(code, load_module(
+            Path(spec.code_checks_path)))]
+        if not all(r["passed"] for r in results):
+            raise CodeChecksFailed(results)
+        who = CODE_LABELS.get(getattr(spec, "code", "solution"), "the code")
+        ctx.log(f"{who} passed its {len(results)} checks", code_checks=results,
+                code=getattr(spec, "code", "solution"))
+    return code
+
+
+def _bundled_exercise(exercise: str) -> Path:
+    from studyapp.config import bundled_exercises_dir
+
+    return bundled_exercises_dir() / exercise

@@ -1,5 +1,7 @@
-"""The engine's own implementation of the classification pieces an exercise may ask the
-learner to write (used when an exercise ships no code of its own)."""
+"""DEPRECATED, to be deleted: the classification pieces, kept only while
+training/tasks/lora.py and overfitting.py import `last_token_logits` from here. The
+classification task no longer uses it (a run's code is always the exercise's:
+codecheck.load_learner_code); port those tasks onto the engine, then delete this module."""
 
 from __future__ import annotations
 

@@ -50,6 +50,7 @@ class RunSpec:
     data: dict[str, Any] | None = None
     checks: list[dict[str, Any]] = field(default_factory=list)
     code_path: str | None = None
+    code: str = "solution"          # whose code: solution | learner | mine (learner.resolve_code)
     code_checks_path: str | None = None
     cache_dir: str = ""
     output_dir: str = ""

@@ -32,27 +32,12 @@ from studyapp.training.runtime import (
     RunSpec,
 )
 
-# task name (exercise.toml `task`) -> the module whose `run(ctx) -> dict` runs it. Tasks not
-# listed here are looked up in `studyapp.training.tasks` (its `module_for`, else the module
-# `studyapp.training.tasks.<task>`).
-TASKS = {
-    "classification": "studyapp.training.classification",
-}
-
 
 def task_module(task: str) -> str:
-    if task in TASKS:
-        return TASKS[task]
-    try:
-        from studyapp.training.tasks import module_for
-    except ImportError:
-        module_for = None
-    found = module_for(task) if module_for else None
-    if found:
-        return found
-    if not task.isidentifier():
-        raise ValueError(f"unknown task {task!r} (known: {', '.join(TASKS)})")
-    return f"studyapp.training.tasks.{task}"
+    """The worker module of `task`, from the one task registry (training/tasks)."""
+    from studyapp.training.tasks import get_task
+
+    return get_task(task).module
 
 
 def _prepare_env(spec: RunSpec) -> None:

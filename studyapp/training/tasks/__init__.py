@@ -1,28 +1,56 @@
-"""The training tasks of the exercise set, one module per task (worker side).
+"""The one task registry: every training task, its worker module and its settings class.
 
-Each module has `run(ctx: RunContext) -> dict` like `studyapp.training.classification`:
-it reads its settings from `ctx.settings`, emits Started/Step/Evaluation/Log events
-through `ctx.emit`, checks `ctx.check_cancelled(step)` each step and returns
-`{"metrics": {...}, "checks": [...], "losses": {...}}`.
+An exercise's `task` (exercise.toml) names one of `TASKS`. The parent (no torch) reads a
+task's settings class from here to check `--set` values; the worker imports the task's
+module and calls its `run(ctx: RunContext) -> dict`, which trains through
+`studyapp.training.engine.Engine` and returns `{"metrics", "checks", "losses"}`.
 
-    sft          instruction fine-tuning of a causal LM, prompt tokens masked with -100
-    lora         full fine-tuning vs LoRA (peft) on the same classification task
-    pretraining  masked LM vs causal LM on the same corpus with the same tiny model size
-    overfitting  too little data / too many epochs, early stopping, a far too high LR
+    classification  fine-tune a classifier (spam): training/classification.py
+    sft             instruction fine-tuning of a causal LM, prompt tokens masked with -100
+    lora            full fine-tuning vs LoRA (peft) on the same classification task
+    pretraining     masked LM vs causal LM on the same corpus with the same tiny model size
+    overfitting     too little data / too many epochs, early stopping, a far too high LR
 
-The worker finds a task's module through `module_for(task)` (see `TASKS`).
+A task whose `settings` is None still takes its settings as a plain dict (the tasks not
+yet ported to the engine; see catalog.KNOWN_SETTING_TYPES).
 """
 
 from __future__ import annotations
 
-TASKS: dict[str, str] = {
-    "sft": "studyapp.training.tasks.sft",
-    "lora": "studyapp.training.tasks.lora",
-    "pretraining": "studyapp.training.tasks.pretraining",
-    "overfitting": "studyapp.training.tasks.overfitting",
-}
+from dataclasses import dataclass
+
+from studyapp.training.settings import TaskSettings
+from studyapp.training.tasks.settings import ClassificationSettings
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    module: str                                   # has run(ctx) -> dict (worker side)
+    settings: type[TaskSettings] | None = None    # the typed settings (parent and worker)
+
+
+TASKS: dict[str, Task] = {t.name: t for t in (
+    Task("classification", "studyapp.training.classification", ClassificationSettings),
+    Task("sft", "studyapp.training.tasks.sft"),
+    Task("lora", "studyapp.training.tasks.lora"),
+    Task("pretraining", "studyapp.training.tasks.pretraining"),
+    Task("overfitting", "studyapp.training.tasks.overfitting"),
+)}
+
+
+class UnknownTask(ValueError):
+    pass
+
+
+def get_task(name: str) -> Task:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise UnknownTask(f"unknown task {name!r} (known: {', '.join(TASKS)})") from None
 
 
 def module_for(task: str) -> str | None:
-    """The module that runs `task`, or None when this package has none."""
-    return TASKS.get(task)
+    """The module that runs `task`, or None when there is none."""
+    found = TASKS.get(task)
+    return found.module if found else None
