@@ -42,7 +42,9 @@ def test_lint_reports_each_problem_with_its_line(tmp_path):
     assert result.exit_code == 1
     lines = [ln for ln in result.stdout.splitlines() if "missing standard section" not in ln]
     assert lines == [
-        f"{path}:3: error: malformed front matter: expected ',' or ']', but got '<stream end>'",
+        (f"{path}:3: error: malformed front matter: expected ',' or ']', but got '<stream end>'"
+         "; the lesson keeps its id 'broken' (read from its 'id:' line), so its progress "
+         "stays with it"),
         (f"{path}:11: warning: malformed table: rows start with '|' but there is no "
          "'|---|---|' delimiter row under the header, so it shows as plain text"),
         (f"{path}:18: error: unknown unit 'fortnights' in interval '3 fortnights': use days, "

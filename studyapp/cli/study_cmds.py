@@ -240,6 +240,8 @@ def due(settings: Settings, as_json: bool) -> None:
     """List what is due now (plan prompts and cards, today's limits applied)."""
     svc = _open(settings)
     try:
+        for warning in svc.identity_warnings():
+            click.echo(f"warning: {warning}", err=True)
         items = svc.due()
         if as_json:
             _dump([i.to_dict() for i in items])

@@ -435,8 +435,13 @@ def _front_matter(root: SyntaxTreeNode, text: str, ctx: _Ctx) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         line = (mark.line + 2) if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        ctx.error(line, f"malformed front matter: {problem}", "front-matter")
-        return {}
+        recovered = tolerant_front_matter(node.content)
+        keeps = (f"; the lesson keeps its id '{recovered['id']}' (read from its 'id:' line), "
+                 "so its progress stays with it" if "id" in recovered else
+                 "; without a readable 'id:' line the lesson is matched to its earlier id "
+                 "by its file and its cards")
+        ctx.error(line, f"malformed front matter: {problem}{keeps}", "front-matter")
+        return recovered
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -444,6 +449,28 @@ def _front_matter(root: SyntaxTreeNode, text: str, ctx: _Ctx) -> dict[str, Any]:
                   f"{type(data).__name__}", "front-matter")
         return {}
     return {str(k): v for k, v in data.items()}
+
+
+_SIMPLE_FIELD = re.compile(r"^(id|title|language)[ \t]*:[ \t]*(.*?)[ \t]*$")
+_PLAIN_ID = re.compile(r"[\w][\w.\-]*")
+
+
+def tolerant_front_matter(content: str) -> dict[str, Any]:
+    """What can still be read of front matter that YAML rejects: the `id:`, `title:` and
+    `language:` lines, each taken as plain text (quotes stripped) when it is at the start
+    of a line, not indented; an id or language must be a plain word (letters, digits,
+    `_`, `.`, `-`). A lesson whose front matter breaks keeps its identity."""
+    out: dict[str, Any] = {}
+    for raw in content.split("\n"):
+        m = _SIMPLE_FIELD.match(raw)
+        if m and m.group(2) and m.group(1) not in out:
+            value = m.group(2)
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            if m.group(1) != "title" and not _PLAIN_ID.fullmatch(value):
+                continue  # `id: [unclosed` is the error itself, not an id
+            out[m.group(1)] = value
+    return out
 
 
 def _field(fm: dict[str, Any], key: str, ctx: _Ctx) -> str | None:

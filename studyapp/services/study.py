@@ -29,17 +29,17 @@ import sqlite_utils
 
 from studyapp.config import Settings
 from studyapp.course.cache import load_course as _load_course
-from studyapp.course.model import Diagnostic, Lesson, ParseResult, SectionKind
+from studyapp.course.model import Diagnostic, Lesson, ParseResult, SectionKind, Severity
 from studyapp.course.passages import relevant_passages
 from studyapp.store import cards as card_store
 from studyapp.store import fsrs_params, progress, reviews
 from studyapp.store.db import open_database, write_transaction
 from studyapp.store.settings import StudySettings, load_settings, set_setting
-from studyapp.store.sync import SyncReport, sync_course
+from studyapp.store.sync import SyncReport, stored_lessons, sync_course
 from studyapp.study import srs
 from studyapp.study import stats as study_stats
 from studyapp.study.day import learner_day, resolve_timezone, utc_text
-from studyapp.study.identity import quiz_card_natural_id
+from studyapp.study.identity import earlier_lesson_id, quiz_card_natural_id
 from studyapp.study.plan import plan_id, plan_steps
 from studyapp.study.queue import DueItem, Limits, build_queue, rooms
 from studyapp.study.queue import next_review_date as first_review_date
@@ -180,13 +180,58 @@ class StudyService:
 
     @_locked
     def load_results(self, results: list[ParseResult]) -> SyncReport:
-        """Use these parsed lessons as the course (tests hand-build them) and sync."""
-        self._results = list(results)
+        """Use these parsed lessons as the course (tests hand-build them) and sync.
+
+        A lesson whose front matter does not parse and whose id could not be read from its
+        `id:` line is matched to the id it was stored under (same file, or most cards in
+        common), so its progress does not vanish; its error message says which id.
+        """
+        self._results = self._keep_identities(list(results))
         self._lessons = {r.lesson.id: r.lesson for r in results if r.lesson is not None}
         self.last_sync = sync_course(self.conn, self._results, self.now())
         self._titles = None
         self._generation += 1
         return self.last_sync
+
+    def _keep_identities(self, results: list[ParseResult]) -> list[ParseResult]:
+        broken = [i for i, r in enumerate(results) if r.lesson is not None and any(
+            d.code == "front-matter" and d.severity is Severity.ERROR for d in r.diagnostics)]
+        if not broken:
+            return results
+        stored = stored_lessons(self.conn)
+        known = {s.id for s in stored}
+        taken = {r.lesson.id for r in results if r.lesson is not None}
+        for i in broken:
+            r = results[i]
+            assert r.lesson is not None
+            if r.lesson.id in known:
+                continue
+            earlier = earlier_lesson_id(r.lesson, stored, taken)
+            if earlier is None:
+                continue
+            taken.add(earlier)
+            diagnostics = tuple(
+                replace(d, message=f"{d.message}: its progress stays under its earlier id "
+                        f"'{earlier}'") if d.code == "front-matter" and
+                d.severity is Severity.ERROR else d for d in r.diagnostics)
+            results[i] = replace(r, lesson=replace(r.lesson, id=earlier), diagnostics=diagnostics)
+        return results
+
+    @_locked
+    def identity_warnings(self) -> list[str]:
+        """One line for each lesson whose front matter has an error, naming the file, the
+        line and the id whose progress it carries (for `due`, home and the review)."""
+        out = []
+        for r in self._results:
+            if r.lesson is None:
+                continue
+            for d in r.diagnostics:
+                if d.code == "front-matter" and d.severity is Severity.ERROR:
+                    out.append(f"{Path(r.path).name}:{d.line}: its front matter has an error; "
+                               f"the lesson still carries the progress of '{r.lesson.id}' "
+                               "(studyapp lint shows the error)")
+                    break
+        return out
 
     # -- settings and time -------------------------------------------------------------
 

@@ -225,3 +225,14 @@ def reset_warnings(conn: sqlite3.Connection, lessons: Sequence[Lesson]) -> list:
         if cards:
             out.extend(edits_that_reset(cards, lesson_cards(lesson), aliases))
     return out
+
+
+def stored_lessons(conn: sqlite3.Connection) -> list:
+    """Every stored lesson with its file and card keys (`study.identity.StoredLesson`)."""
+    from studyapp.study.identity import StoredLesson
+
+    keys: dict[str, set[str]] = {}
+    for lesson_id, kind, key in conn.execute("SELECT lesson_id, kind, key FROM cards"):
+        keys.setdefault(lesson_id, set()).add(f"{kind}:{key}")
+    return [StoredLesson(r[0], r[1], frozenset(keys.get(r[0], ())))
+            for r in conn.execute("SELECT id, source_path FROM lessons")]

@@ -242,3 +242,33 @@ def edits_that_reset(
             best, best_spec.line if best_spec else 0,
         ))
     return warnings
+
+
+@dataclass(frozen=True)
+class StoredLesson:
+    """What matching a lesson to its earlier id needs to know of a stored lesson."""
+
+    id: str
+    source_path: str | None
+    card_keys: frozenset[str]  # "<kind>:<key>" of its cards
+
+
+def earlier_lesson_id(lesson: Lesson, stored: Sequence[StoredLesson],
+                      taken: set[str], min_share: float = 0.5) -> str | None:
+    """The stored id a lesson whose front matter broke was known under, or None.
+
+    First the stored lesson read from the same file; else the one sharing the most card
+    keys with it (at least `min_share` of the lesson's cards). Ids in `taken` (lessons of
+    the course as parsed now) are never given away.
+    """
+    candidates = [s for s in stored if s.id != lesson.id and s.id not in taken]
+    for s in candidates:
+        if s.source_path == lesson.source:
+            return s.id
+    keys = {f"{c.kind}:{c.key}" for c in lesson_cards(lesson)}
+    if not keys:
+        return None
+    best = max(candidates, key=lambda s: len(keys & s.card_keys), default=None)
+    if best is not None and len(keys & best.card_keys) >= min_share * len(keys):
+        return best.id
+    return None

@@ -98,6 +98,11 @@ class HomeScreen(Screen[None]):
             nxt = service.next_review_date(due)
             preview = ("Nothing due. Next review " + short_date(nxt, today)) if nxt else \
                 "Nothing due. Start a lesson below."
+        warnings = service.identity_warnings()
+        if warnings:
+            preview = Text(preview) if isinstance(preview, str) else preview
+            for w in warnings[:2]:
+                preview.append(f"\n⚠ {w}", style="bold red")
         self.query_one("#due-preview", Static).update(preview)
         self.query_one("#review-now", Button).disabled = not due
 
