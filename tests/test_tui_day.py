@@ -250,10 +250,14 @@ async def test_a_whole_day_then_review_tomorrow_with_undo(tmp_path: Path) -> Non
         assert review.index == 1
         logged = service2.db.execute("SELECT count(*) FROM review_log").fetchone()[0]
 
-        # undo the grade: back to the first item, its log row gone
-        await pilot.press("escape", "u")
+        # u right after the grade undoes it (the next card has the focus, not its field):
+        # back to the first item, its log row gone, and the note says which grade
+        assert review.focused is review.card
+        await pilot.press("u")
         await pilot.pause()
         assert review.index == 0
+        assert review.card.typed == ""
+        assert any("Undid Good" in str(n.message) for n in app2._notifications)
         assert service2.db.execute("SELECT count(*) FROM review_log").fetchone()[0] == logged - 1
         assert not service2.plan_reviews("epochs-101")[0].done
 

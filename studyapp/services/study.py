@@ -407,12 +407,13 @@ class StudyService:
                                   self.weights)
 
     @_locked
-    def undo_last(self) -> str | None:
+    def undo_last(self, only: str | None = None) -> str | None:
         """Undo the latest grade in the database: its log row is removed and the item's state
-        before it restored. Returns the item id, or None when the log is empty."""
+        before it restored. Returns the item id, or None when the log is empty (or, with
+        `only`, when the latest grade is of another item: then nothing is undone)."""
         with write_transaction(self.conn) as c:
             row = reviews.last_log(c)
-            if row is None:
+            if row is None or (only is not None and row.item_id != only):
                 return None
             before = row.state_before
             if row.item_kind == "plan":

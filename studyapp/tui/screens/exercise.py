@@ -61,16 +61,17 @@ class ExerciseScreen(Screen[None]):
     """Start, watch and cancel a training run of one exercise."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("e", "edit", "Edit my code"),
-        Binding("k", "check", "Check my code"),
-        Binding("m", "start('mine')", "Run my code"),
-        Binding("s", "start('solution')", "Run reference"),
-        Binding("c", "cancel", "Cancel run"),
-        Binding("v", "variant", "Variant"),
-        Binding("h", "hint", "Hint"),
-        Binding("o", "overlay", "Overlay a past run"),
-        Binding("w", "watch", "Watch my code"),
+        # the footer keeps to 80 columns: the most used keys, the rest under `?`
         Binding("escape,q", "leave", "Back"),
+        Binding("e", "edit", "Edit"),
+        Binding("k", "check", "Check"),
+        Binding("m", "start('mine')", "Run mine"),
+        Binding("s", "start('solution')", "Run solution"),
+        Binding("c", "cancel", "Cancel run"),
+        Binding("h", "hint", "Hint"),
+        Binding("v", "variant", "Variant", show=False),
+        Binding("o", "overlay", "Overlay a past run", show=False),
+        Binding("w", "watch", "Watch my code", show=False),
     ]
 
     def __init__(self, service: StudyService, exercise_id: str, *,
@@ -117,7 +118,7 @@ class ExerciseScreen(Screen[None]):
                 yield RunProgress(id="run-progress")
                 yield RichLog(id="run-log", wrap=True, markup=False, max_lines=500,
                               min_width=20)   # the default 78 clips lines in a narrow log
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         from studyapp.training.catalog import ExerciseError

@@ -56,7 +56,7 @@ class ExercisesScreen(Screen[None]):
             yield Static("", id="exercises-count", classes="progress-label")
         yield LessonTable(id="exercise-list", cursor_type="row", zebra_stripes=False)
         yield Static("", id="exercise-detail")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         table = self.query_one("#exercise-list", DataTable)

@@ -56,7 +56,7 @@ class HomeScreen(Screen[None]):
                 yield Static("", id="streak")
         yield LessonTable(id="lessons", cursor_type="row", zebra_stripes=False)
         yield Static("", id="lesson-detail")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#due-panel").border_title = "Due today"

@@ -19,7 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, ProgressBar, Static
 
 from studyapp.course.model import Lesson, Section, SectionKind
-from studyapp.tui.format import short_date
+from studyapp.tui.format import RATINGS, short_date
 from studyapp.tui.widgets.concept_cards import ConceptCards
 from studyapp.tui.widgets.learning_path import LearningPath, StepView
 from studyapp.tui.widgets.markdown_section import MarkdownSection
@@ -59,7 +59,10 @@ class LessonScreen(Screen[None]):
         Binding("G", "last_section", "Last section", show=False),
         Binding("f", "finish", "Finish"),
         Binding("x", "open_exercise", "Exercise"),
+        Binding("u", "undo_quiz", "Undo grade"),
         Binding("escape,q", "leave", "Home"),
+        # the quiz card's grade keys, whatever has the focus once the answer is shown
+        *(Binding(str(n), f"grade_quiz({n})", RATINGS[n], show=False) for n in RATINGS),
     ]
 
     def __init__(self, service: StudyService, lesson_id: str, position: int = 0) -> None:
@@ -69,6 +72,8 @@ class LessonScreen(Screen[None]):
         self.pages = lesson_pages(self.lesson)
         self.position = max(0, min(position, len(self.pages) - 1))
         self._quiz_grades = self._earlier_quiz_grades()
+        self._quiz_undo: list[tuple[int, str]] = []  # (question index, card id), this visit
+        self._page_generation = 0
 
     def _earlier_quiz_grades(self) -> dict[int, tuple[int, date | None]]:
         """Quiz questions already graded inside this lesson (their first grade), by index."""
@@ -93,7 +98,7 @@ class LessonScreen(Screen[None]):
             yield Button("◀ Prev (p)", id="prev", compact=True)
             yield Static("", id="nav-hint", classes="nav-hint")
             yield Button("Next (n) ▶", id="next", compact=True)
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.show_page()
@@ -112,10 +117,44 @@ class LessonScreen(Screen[None]):
         self.query_one("#prev", Button).disabled = self.position == 0
         self.query_one("#next", Button).disabled = self.position == total - 1
         self.query_one("#nav-hint", Static).update(self._hint(page))
-        body = self.query_one("#section-body")
-        body.remove_children()
-        body.mount(self._page_widget(page))
+        self._swap_body(self._page_widget(page))
         self.service.save_position(self.lesson.id, self.position)
+
+    def _swap_body(self, widget: Widget) -> None:
+        """Show `widget` as the page, the old page staying on screen until it is built.
+
+        Removing the old page first left the body blank while the new one (markdown above
+        all) was being built; now the new page is mounted hidden, in front of the old, and
+        shown in the same refresh that removes the old one."""
+        body = self.query_one("#section-body")
+        self._page_generation += 1
+        generation = self._page_generation
+        if not body.children:
+            body.mount(widget)
+            return
+        widget.display = False
+        mounting = body.mount(widget, before=0)
+
+        async def reveal() -> None:
+            await mounting
+            if generation != self._page_generation or not widget.is_attached:
+                return  # a newer page is on its way: it removes this one
+            with self.app.batch_update():
+                widget.display = True
+                for child in list(body.children):
+                    if child is not widget:
+                        child.remove()
+            if self.focused is None or not self.focused.is_attached:
+                self._focus_page(widget)
+
+        self.call_later(reveal)
+
+    @staticmethod
+    def _focus_page(widget: Widget) -> None:
+        target = widget if widget.focusable else next(
+            (w for w in widget.query("*") if w.focusable), None)
+        if target is not None:
+            target.focus()
 
     def _hint(self, page: Page) -> str:
         kind = page.kind
@@ -152,15 +191,29 @@ class LessonScreen(Screen[None]):
             linked = self.linked_exercises()
             return self._markdown(page, exercises=linked)
         if kind is SectionKind.QUIZ and lesson.quiz:
-            recap = lesson.section(SectionKind.RECAP)
-            context = recap.markdown if recap is not None else None
-            questions = [QuizQuestion(q.question, q.answer, context) for q in lesson.quiz]
+            questions = [QuizQuestion(q.question, q.answer,
+                                      None if q.answer else self._quiz_context(q.question))
+                         for q in lesson.quiz]
             return QuizView(questions, self._quiz_grades, self.service.today())
         if kind is SectionKind.RECAP:
             return self._markdown(page, footer=self._prior_answers_markdown())
         if kind is SectionKind.REVIEW_PLAN:
             return self._plan_view()
         return self._markdown(page)
+
+    def _quiz_context(self, question: str) -> str | None:
+        """What a question without an answer is compared with: the lesson's passages that
+        answer it (as the daily review shows them), else the recap or the overview."""
+        from studyapp.services.study import relevant_passages
+
+        found = relevant_passages(self.lesson, question)
+        if found:
+            return found
+        for kind in (SectionKind.RECAP, SectionKind.OVERVIEW):
+            section = self.lesson.section(kind)
+            if section is not None and section.markdown.strip():
+                return section.markdown
+        return None
 
     def _prior_answers_markdown(self) -> str:
         if not self.lesson.prior_knowledge:
@@ -238,7 +291,31 @@ class LessonScreen(Screen[None]):
         if action == "open_exercise":
             has = self.page.kind is SectionKind.EXAMPLES and bool(self.linked_exercises())
             return has
+        if action == "grade_quiz":
+            quiz = self.query(QuizView)
+            return self.page.kind is SectionKind.QUIZ and bool(quiz) and quiz.first().card.revealed
+        if action == "undo_quiz":
+            return self.page.kind is SectionKind.QUIZ and bool(self._quiz_undo)
         return True
+
+    def action_grade_quiz(self, rating: int) -> None:
+        for quiz in self.query(QuizView):
+            quiz.card.action_grade(rating)
+
+    def action_undo_quiz(self) -> None:
+        """Undo the latest quiz grade given on this visit; the question is asked again."""
+        if not self._quiz_undo or self.page.kind is not SectionKind.QUIZ:
+            return
+        index, card_id = self._quiz_undo[-1]
+        if self.service.undo_last(only=card_id) is None:
+            self._quiz_undo.clear()
+            self.notify("The latest grade is no longer this quiz's: nothing undone.")
+            self.refresh_bindings()
+            return
+        self._quiz_undo.pop()
+        self._quiz_grades.pop(index, None)
+        self.query_one(QuizView).unmark(index)
+        self.refresh_bindings()
 
     def open_exercise(self, exercise: str) -> None:
         from studyapp.tui.screens.exercise import ExerciseScreen
@@ -253,9 +330,7 @@ class LessonScreen(Screen[None]):
             first = min(r.due for r in reviews)
             self.notify(f"Lesson finished. First review {short_date(first, today)}.",
                         title="Well done")
-        body = self.query_one("#section-body")
-        body.remove_children()
-        body.mount(self._plan_view())
+        self._swap_body(self._plan_view())
 
     # --- messages from the section widgets -----------------------------------------------
     @on(Button.Pressed, "#next")
@@ -280,7 +355,9 @@ class LessonScreen(Screen[None]):
         result = self.service.grade(card_id, event.rating, seconds=event.seconds,
                                     answer=event.answer or None, source="quiz")
         self._quiz_grades[event.index] = (event.rating, result.next_due)
+        self._quiz_undo.append((event.index, result.item_id))
         self.query_one(QuizView).mark_graded(event.index, event.rating, result.next_due)
+        self.refresh_bindings()
 
     @on(ReviewPlanView.Finish)
     def _finish(self) -> None:

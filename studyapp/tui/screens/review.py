@@ -24,9 +24,11 @@ class ReviewScreen(Screen[None]):
     """Reviews `service.due()`; `u` undoes the last grade; a summary at the end."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("u,ctrl+z", "undo", "Undo grade"),
+        Binding("u,ctrl+z", "undo", "Undo"),
         Binding("r", "more", "Review more"),
         Binding("escape,q", "leave", "Home"),
+        # the card's grade keys, whatever has the focus once the answer is shown
+        *(Binding(str(n), f"grade({n})", RATINGS[n], show=False) for n in RATINGS),
     ]
 
     def __init__(self, service: StudyService) -> None:
@@ -50,7 +52,7 @@ class ReviewScreen(Screen[None]):
             with Horizontal(classes="button-row"):
                 yield Button("Home (escape)", id="summary-home", variant="primary", compact=True)
                 yield Button("Undo last (u)", id="summary-undo", compact=True)
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#review-summary").border_title = "Done for today"
@@ -106,7 +108,13 @@ class ReviewScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "more":
             return bool(self.index >= len(self.queue) and self.more)
+        if action == "grade":
+            return self.index < len(self.queue) and self.card.revealed
         return True
+
+    def action_grade(self, rating: int) -> None:
+        if self.index < len(self.queue):
+            self.card.action_grade(rating)
 
     def action_more(self) -> None:
         """Another round with what fell due again during this session."""
@@ -129,8 +137,9 @@ class ReviewScreen(Screen[None]):
             self.notify("Nothing to undo.")
             return
         # Step back to the undone item; if it came from elsewhere, put it in front.
+        what = "the last grade"
         if self.results and self.results[-1].item_id == undone:
-            self.results.pop()
+            what = f"{RATINGS[self.results.pop().rating]} (the last grade)"
         back = next((i for i in range(self.index - 1, -1, -1) if self.queue[i].id == undone), None)
         if back is None:
             self.notify("Undid a grade from an earlier session.")
@@ -139,7 +148,7 @@ class ReviewScreen(Screen[None]):
             self.results.clear()
         else:
             self.index = back
-        self.notify("Undid the last grade.", timeout=3)
+        self.notify(f"Undid {what}: grade it again.", timeout=4)
         self.show_current()
 
     def action_leave(self) -> None:

@@ -2,6 +2,13 @@
 
 Used by the lesson quiz and by the daily review. The card knows nothing about cards,
 schedules or the database: it shows what it is given and posts `Graded`.
+
+Keys mean the same on every card. A new card has the focus itself, not its answer field,
+and is in answer mode: `u` (undo), space (reveal) and `?` keep their meaning right after a
+grade, and any other printable key starts the answer (it goes into the field, which takes
+the focus). `esc` leaves answer mode (the screen's letter keys work then: j/k, n/p, q), `a`
+or tab goes back to the field. Once the answer is shown the field gives way to the whole
+typed answer above the reference, and the focus is on the card, so 1-4 grade.
 """
 
 from __future__ import annotations
@@ -10,7 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import on
+from rich.text import Text
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -19,6 +27,10 @@ from textual.reactive import reactive
 from textual.widgets import Button, Input, Markdown, Static
 
 from studyapp.tui.format import RATINGS
+
+RESERVED_KEYS = frozenset({"u", "space", "question_mark"})
+"""Keys an unanswered card keeps for itself and its screen (undo, reveal, help) instead of
+starting the answer with them; tab first to type an answer that starts with `u`."""
 
 
 class AnswerCard(Vertical, can_focus=True):
@@ -29,11 +41,11 @@ class AnswerCard(Vertical, can_focus=True):
         Binding("2", "grade(2)", "Hard", show=True),
         Binding("3", "grade(3)", "Good", show=True),
         Binding("4", "grade(4)", "Easy", show=True),
-        Binding("space", "reveal", "Reveal", show=True),
-        Binding("a", "answer", "Type answer", show=False),
+        Binding("space,enter", "reveal", "Reveal", show=True),
+        Binding("a", "answer", "Answer field", show=False),
     ]
 
-    revealed: reactive[bool] = reactive(False)
+    revealed: reactive[bool] = reactive(False, init=False)
 
     @dataclass
     class Graded(Message):
@@ -62,12 +74,16 @@ class AnswerCard(Vertical, can_focus=True):
         self._card_answer: str | None = None
         self._card_context: str | None = None
         self._card_started = time.monotonic()
+        self._answer_mode = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="card-header", classes="card-header")
         with VerticalScroll(id="card-body"):
             yield Static("", id="card-prompt", classes="card-prompt")
-            yield Input(placeholder="Your answer — Enter to reveal", id="card-input")
+            yield Input(placeholder="Type your answer — Enter reveals", id="card-input",
+                        select_on_focus=False)
+            yield Static("Your answer", id="card-typed-label", classes="card-label")
+            yield Static("", id="card-typed", classes="card-typed")
             yield Static("", id="card-reference-label", classes="card-label")
             yield Markdown("", id="card-reference")
         with Horizontal(id="card-grades", classes="grade-bar"):
@@ -77,50 +93,102 @@ class AnswerCard(Vertical, can_focus=True):
         yield Static("", id="card-status", classes="card-status")
 
     def show(self, prompt: str, answer: str | None, context: str | None = None,
-             header: str = "", typed: str = "") -> None:
-        """Show a new prompt, answer hidden, the field empty and focused."""
+             header: str = "", typed: str = "", status: str = "") -> None:
+        """Show a new prompt, answer hidden, the field empty; the card itself has the focus."""
         self._card_prompt, self._card_answer, self._card_context = prompt, answer, context
-        self.query_one("#card-header", Static).update(header)
-        self.query_one("#card-prompt", Static).update(prompt)
+        self.query_one("#card-header", Static).update(Text(header))
+        self.query_one("#card-prompt", Static).update(Text(prompt))
         field = self.query_one("#card-input", Input)
         field.value = typed
         field.disabled = False
+        field.display = True
+        self._show_typed(None)
         self.query_one("#card-reference-label", Static).update("")
         self.query_one("#card-reference", Markdown).update("")
-        self.query_one("#card-status", Static).update("Type an answer (optional) · Enter to reveal")
+        self.query_one("#card-status", Static).update(
+            Text(status or "Type to answer · Enter reveals"))
         self.revealed = False
         self._card_started = time.monotonic()
-        field.focus()
+        self._answer_mode = True
+        self.focus()
+        self.refresh_bindings()
 
-    def show_done(self, header: str, text: str) -> None:
+    def show_done(self, header: str, text: str, status: str = "") -> None:
         """Show a finished state (graded already), without a field."""
-        self.query_one("#card-header", Static).update(header)
-        self.query_one("#card-prompt", Static).update(text)
-        self.query_one("#card-input", Input).disabled = True
+        self.query_one("#card-header", Static).update(Text(header))
+        self.query_one("#card-prompt", Static).update(Text(text))
+        field = self.query_one("#card-input", Input)
+        field.disabled = True
+        field.display = False
+        self._show_typed(None)
         self.query_one("#card-reference-label", Static).update("")
         self.query_one("#card-reference", Markdown).update("")
-        self.query_one("#card-status", Static).update("")
+        self.query_one("#card-status", Static).update(Text(status))
         self.revealed = False
 
+    def _show_typed(self, typed: str | None) -> None:
+        """The learner's whole answer, wrapped, above the reference (None hides it)."""
+        self.query_one("#card-typed-label", Static).display = typed is not None
+        label = self.query_one("#card-typed", Static)
+        label.display = typed is not None
+        label.update(Text(typed or "(no answer typed)", style="" if typed else "dim italic"))
+
     def set_status(self, text: str) -> None:
-        self.query_one("#card-status", Static).update(text)
+        self.query_one("#card-status", Static).update(Text(text))
 
     @property
     def typed(self) -> str:
         return self.query_one("#card-input", Input).value
 
+    def on_mount(self) -> None:
+        self.watch_revealed(self.revealed)
+
     def watch_revealed(self, revealed: bool) -> None:
         self.set_class(revealed, "-revealed")
-        self.query_one("#card-grades").display = revealed
+        if self.is_mounted:
+            self.query_one("#card-grades").display = revealed
 
     @on(Input.Submitted, "#card-input")
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.action_reveal()
 
+    @property
+    def answer_mode(self) -> bool:
+        """True while printable keys go to the answer (see the module docstring)."""
+        field = self.query_one("#card-input", Input)
+        return not self.revealed and not field.disabled and (
+            field.has_focus or (self._answer_mode and self.has_focus))
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        """In answer mode the screen's letter keys type (the footer then shows ^n, not n)."""
+        return (self.answer_mode and character is not None and character.isprintable()
+                and key not in RESERVED_KEYS)
+
+    def on_key(self, event: events.Key) -> None:
+        """In answer mode a printable key starts the answer and esc leaves the mode."""
+        if not self.answer_mode:
+            return
+        field = self.query_one("#card-input", Input)
+        if event.key == "escape":
+            event.stop()
+            event.prevent_default()
+            self._answer_mode = False
+            self.focus()
+            self.refresh_bindings()
+            return
+        if (field.has_focus or not event.is_printable or not event.character
+                or event.key in RESERVED_KEYS):
+            return
+        event.stop()
+        event.prevent_default()
+        field.focus()
+        field.insert_text_at_cursor(event.character)
+
     def action_answer(self) -> None:
         field = self.query_one("#card-input", Input)
         if not field.disabled:
+            self._answer_mode = True
             field.focus()
 
     def action_reveal(self) -> None:
@@ -129,6 +197,8 @@ class AnswerCard(Vertical, can_focus=True):
             return
         self.revealed = True
         field.disabled = True
+        field.display = False
+        self._show_typed(field.value.strip())
         if self._card_answer:
             self.query_one("#card-reference-label", Static).update("Reference answer")
             body = self._card_answer

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Checkbox, Static
 
@@ -15,6 +16,18 @@ from textual.widgets import Checkbox, Static
 class StepView:
     title: str
     lines: tuple[str, ...]
+
+
+class StepBox(Checkbox):
+    """A checkbox that reads the same in every terminal: `[ ]` open, `[✓]` done.
+
+    Textual's own box draws an X in both states (dim when unchecked), which a terminal with
+    few colours shows as `▐X▌`, checked or not."""
+
+    @property
+    def _button(self) -> Content:
+        style = self.get_visual_style("toggle--button")
+        return Content.assemble(("[", ""), ("✓" if self.value else " ", style), ("]", ""))
 
 
 class LearningPath(VerticalScroll):
@@ -33,8 +46,8 @@ class LearningPath(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("Check each step off when you have done it (space or click).", classes="hint")
         for i, step in enumerate(self._steps):
-            yield Checkbox(self._label(i, i in self._done), i in self._done, id=f"step-{i}",
-                           classes="step")
+            yield StepBox(self._label(i, i in self._done), i in self._done, id=f"step-{i}",
+                          classes="step")
             if step.lines:
                 yield Static("\n".join(f"  • {line}" for line in step.lines), classes="step-items")
 

@@ -58,10 +58,10 @@ class QuizView(Vertical):
     def card(self) -> AnswerCard:
         return self.query_one("#quiz-card", AnswerCard)
 
-    def _show(self) -> None:
+    def _show(self, status: str = "") -> None:
         total = len(self._questions)
         self.query_one("#quiz-progress", Static).update(
-            f"{len(self._graded)} of {total} graded · j/k move between questions"
+            f"{len(self._graded)} of {total} graded · esc, then j/k move between questions"
         )
         if not total:
             self.card.show_done("", "This lesson has no quiz questions.")
@@ -71,24 +71,35 @@ class QuizView(Vertical):
         if self.index in self._graded:
             rating, due = self._graded[self.index]
             when = f" · next review {short_date(due, self._today)}" if due else ""
-            self.card.show_done(f"{header} · graded {RATINGS[rating]}{when}", q.question)
+            self.card.show_done(f"{header} · graded {RATINGS[rating]}{when}", q.question,
+                                status)
             self.card.focus()
         else:
-            self.card.show(q.question, q.answer, None if q.answer else q.context, header=header)
+            self.card.show(q.question, q.answer, None if q.answer else q.context, header=header,
+                           status=status)
+
+    def _said(self, index: int, rating: int, due: date | None) -> str:
+        when = f", next review {short_date(due, self._today)}" if due else ""
+        return f"Question {index + 1} graded {RATINGS[rating]}{when} · u undoes it"
 
     def mark_graded(self, index: int, rating: int, due: date | None) -> None:
-        """Called by the screen once the grade is saved: record it and move on."""
+        """Called by the screen once the grade is saved: record it, say so and move on."""
         self._graded[index] = (rating, due)
+        said = self._said(index, rating, due)
         pending = [i for i in range(len(self._questions)) if i not in self._graded]
         if pending:
             after = [i for i in pending if i > index]
             self.index = after[0] if after else pending[0]
-            self._show()
+            self._show(said)
         else:
-            self._show()
-            self.card.set_status(
-                "All questions graded. Press n for the recap."
-            )
+            self._show(f"{said} · all graded: n for the recap")
+
+    def unmark(self, index: int) -> None:
+        """Called by the screen once a grade is undone: that question again, ungraded."""
+        rating, _due = self._graded.pop(index, (None, None))
+        self.index = index
+        what = f"{RATINGS[rating]} on question {index + 1}" if rating else f"question {index + 1}"
+        self._show(f"Undid {what}: grade it again")
 
     @property
     def all_graded(self) -> bool:
