@@ -105,15 +105,31 @@ def test_quiz_revealed(snap_compare, tmp_path: Path, size: tuple[int, int]) -> N
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_lesson_examples_code(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    """A long line of code wraps at the pane's width."""
+    app = make_app(tmp_path, DAY1)
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        await pilot.press("enter", "escape", "n", "n", "n", "n")  # Bulgarian lesson: Examples
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_review(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    """A long typed answer, revealed: shown whole above the reference."""
     app = make_app(tmp_path, DAY2, finished=True)
 
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.pause()
         await pilot.press("r")
         await pilot.pause()
-        for ch in "adapting":
-            await pilot.press(ch)
+        for ch in ("the step size of every optimizer update, scaled by warm-up at the start "
+                   "and by decay towards the end of training"):
+            await pilot.press("space" if ch == " " else ch)
+        await pilot.press("enter")
         await _settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
