@@ -204,7 +204,7 @@ class LessonScreen(Screen[None]):
     def _quiz_context(self, question: str) -> str | None:
         """What a question without an answer is compared with: the lesson's passages that
         answer it (as the daily review shows them), else the recap or the overview."""
-        from studyapp.services.study import relevant_passages
+        from studyapp.course.passages import relevant_passages
 
         found = relevant_passages(self.lesson, question)
         if found:
