@@ -18,6 +18,7 @@ from studyapp.training.events import (
     Log,
     Started,
     Step,
+    Trial,
     event_from_dict,
     parse_line,
 )
@@ -29,6 +30,9 @@ EXAMPLES = [
     Step(step=3, epoch=0.375, loss=0.61, lr=0.001, tokens_per_s=51234.5, elapsed=0.4),
     Evaluation(step=0, val_loss=0.69, metrics={"val_accuracy": 0.5}),
     Checkpoint(step=8, path="/tmp/run/trainable.safetensors"),
+    Trial(trial=2, name="lr=0.001 rank=4", settings={"lr": 0.001, "rank": 4},
+          status="pruned", metrics={"val_loss": 0.9, "pruned_at_step": 5},
+          losses={"train": [[1, 0.7]], "val": [[0, 0.69], [5, 0.9]]}),
     Log(message="loading minilm", data={"trainable_params": 22713986}),
     Finished(metrics={"accuracy": 0.95, "f1": 0.94},
              checks=[{"name": "test accuracy", "passed": True, "expected": "accuracy >= 0.9",

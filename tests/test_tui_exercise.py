@@ -75,6 +75,9 @@ class FakeExercises:
     def runs(self, exercise_id: str | None = None, *, limit: int | None = 50) -> list:
         return []
 
+    def trials(self, run_id: str) -> list:
+        return []
+
     def start_run(self, exercise_id: str, *, variant: str | None = None,
                   code: str | None = None) -> FakeHandle:
         self.started.append((variant, code))

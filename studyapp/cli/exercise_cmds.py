@@ -294,15 +294,19 @@ def runs_cmd(settings: Settings, exercise_id: str | None, limit: int, as_json: b
 
     try:
         records = _service(settings).runs(exercise_id, limit=limit)
+        trials = {r.id: _service(settings).trials(r.id) for r in records}
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
-        _dump([r.to_dict() for r in records])
+        _dump([{**r.to_dict(), **({"trials": [t.to_dict() for t in trials[r.id]]}
+                                   if trials[r.id] else {})} for r in records])
         return
-    # plain columns: readable in an 80-column terminal and through a pipe
+    # plain columns: readable in an 80-column terminal and through a pipe; a search's
+    # trials (sweep) are grouped under its run, one line each
     head = ["run", "started UTC", *(["exercise"] if exercise_id is None else []),
             "variant", "status", "acc", "F1", "val loss", "time s", "checks"]
-    rows = []
+    rows: list[list[str]] = []
+    lines: dict[int, list[str]] = {}       # after row i: its trials, one free line each
     for r in records:
         m = r.metrics
         row = [r.id[:8], r.started_at.strftime("%m-%d %H:%M"),
@@ -311,13 +315,30 @@ def runs_cmd(settings: Settings, exercise_id: str | None, limit: int, as_json: b
                _fmt(m.get("val_loss"), 3), _fmt(r.duration_s, 3),
                {True: "passed", False: "failed", None: ""}[r.passed]]
         rows.append(row)
+        if trials[r.id]:
+            lines[len(rows) - 1] = [_trial_line(t, m.get("chosen_trial"))
+                                    for t in trials[r.id]]
     if records:
         widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
-        for row in (head, *rows):
+        click.echo("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip())
+        for i, row in enumerate(rows):
             click.echo("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True))
                        .rstrip())
+            for line in lines.get(i, []):
+                click.echo(line)
     if not records:
         click.echo("no runs yet")
+
+
+def _trial_line(t: Any, chosen: Any) -> str:  # t: a trial's RunRecord
+    """One trial of a search under its run: `  └ 2 lr=0.001 rank=4  pruned at 5  ...`."""
+    m = t.metrics
+    status = (f"pruned at {m['pruned_at_step']}" if t.status == "pruned"
+              and m.get("pruned_at_step") is not None else t.status)
+    mark = "  <- chosen" if chosen is not None and m.get("trial") == chosen else ""
+    return (f"  └ {m.get('trial', '?'):>2} {str(m.get('name', ''))[:20]:<20} {status:<14}"
+            f" val loss {_fmt(m.get('val_loss'), 3):<6} {_fmt(t.duration_s, 3):>6} s{mark}"
+            ).rstrip()
 
 
 # -- check ------------------------------------------------------------------------------------

@@ -156,6 +156,11 @@ class ExerciseService:
         """One recorded run (store.runs.RunRecord), or None."""
         return self._read(lambda db: _runs().get_run(db, run_id), None)
 
+    def trials(self, run_id: str) -> list[Any]:
+        """The trials of a search's run (store.runs.RunRecord each), in the order they ran;
+        empty for a run that searched nothing."""
+        return self._read(lambda db: _runs().trials_of(db, run_id), [])
+
     def _read(self, fn: Callable[[Any], Any], default: Any) -> Any:
         if self._db is not None:
             return fn(self._db)

@@ -20,7 +20,8 @@ import sqlite_utils
 from studyapp.jsonsafe import finite
 from studyapp.store.db import write_transaction
 
-RUN_STATUSES = ("running", "finished", "failed", "cancelled")
+RUN_STATUSES = ("running", "finished", "failed", "cancelled", "pruned")
+TRIAL_STATUSES = ("finished", "pruned")    # a search's trial: trained to its end, or stopped
 PROGRESS_STATUSES = ("not_started", "attempted", "passed")
 
 
@@ -38,6 +39,7 @@ class RunRecord:
     metrics: dict[str, Any]
     checks: list[dict[str, Any]]
     error: str | None
+    parent_id: str | None = None    # the search this run is a trial of (sweep), else None
 
     @property
     def passed(self) -> bool | None:
@@ -67,6 +69,7 @@ class RunRecord:
             "metrics": self.metrics,
             "checks": self.checks,
             "error": self.error,
+            "parent_id": self.parent_id,
         }
 
 
@@ -201,7 +204,7 @@ def all_progress(db: sqlite_utils.Database) -> dict[str, ExerciseProgress]:
 
 
 _COLUMNS = ("id, exercise, variant, settings, device, started_at, finished_at, status,"
-            " losses, metrics, checks, error")
+            " losses, metrics, checks, error, parent_id")
 
 
 def _record(row: tuple) -> RunRecord:
@@ -210,7 +213,7 @@ def _record(row: tuple) -> RunRecord:
         started_at=_dt(row[5]),  # type: ignore[arg-type]
         finished_at=_dt(row[6]), status=row[7],
         losses=_load(row[8], {"train": [], "val": []}), metrics=_load(row[9], {}),
-        checks=_load(row[10], []), error=row[11],
+        checks=_load(row[10], []), error=row[11], parent_id=row[12],
     )
 
 
@@ -221,17 +224,44 @@ def get_run(db: sqlite_utils.Database, run_id: str) -> RunRecord | None:
 
 def list_runs(db: sqlite_utils.Database, exercise: str | None = None, *,
               limit: int | None = 50) -> list[RunRecord]:
-    """Runs, newest first; all exercises when `exercise` is None."""
-    sql = f"SELECT {_COLUMNS} FROM runs"
+    """Runs, newest first; all exercises when `exercise` is None. The trials of a search
+    are not among them: `trials_of(db, run_id)` lists those."""
+    sql = f"SELECT {_COLUMNS} FROM runs WHERE parent_id IS NULL"
     args: list[Any] = []
     if exercise is not None:
-        sql += " WHERE exercise = ?"
+        sql += " AND exercise = ?"
         args.append(exercise)
     sql += " ORDER BY started_at DESC, rowid DESC"
     if limit is not None:
         sql += " LIMIT ?"
         args.append(limit)
     return [_record(r) for r in db.execute(sql, args).fetchall()]
+
+
+def record_trial(db: sqlite_utils.Database, *, parent_id: str, run_id: str, exercise: str,
+                 variant: str | None, settings: dict[str, Any], device: str | None,
+                 started_at: datetime, finished_at: datetime, status: str,
+                 losses: dict[str, list], metrics: dict[str, Any]) -> None:
+    """Record one finished trial of a search as a run under the search's run (`parent_id`).
+    A trial has no checks of its own (the search's run has them) and does not count as an
+    attempt at the exercise."""
+    if status not in TRIAL_STATUSES:
+        raise ValueError(f"a trial ends {' or '.join(TRIAL_STATUSES)}, not {status!r}")
+    with write_transaction(db):
+        db.execute(
+            "INSERT INTO runs (id, exercise, variant, settings, device, started_at, finished_at,"
+            " status, losses, metrics, checks, parent_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?)",
+            [run_id, exercise, variant, _dump(settings), device, _ts(started_at),
+             _ts(finished_at), status, _dump(losses), _dump(metrics), parent_id],
+        )
+
+
+def trials_of(db: sqlite_utils.Database, run_id: str) -> list[RunRecord]:
+    """The trials recorded under a search's run, in the order they ran."""
+    rows = db.execute(f"SELECT {_COLUMNS} FROM runs WHERE parent_id = ?"
+                      " ORDER BY started_at, rowid", [run_id]).fetchall()
+    return [_record(r) for r in rows]
 
 
 def _alive(pid: int) -> bool:

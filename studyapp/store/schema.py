@@ -211,14 +211,29 @@ def migration_3_card_browser(conn: sqlite3.Connection) -> None:
         " rmse_default REAL, rmse_fitted REAL)")
 
 
+SCHEMA_V4_INDEXES = """
+-- the trials of a search (the sweep exercise), found from their search's run
+CREATE INDEX runs_parent ON runs (parent_id);
+"""
+
+
+def migration_4_run_parent(conn: sqlite3.Connection) -> None:
+    """A run can belong to another: each trial of a hyperparameter search (the sweep
+    exercise) is a run of its own, under the run that searched."""
+    conn.execute("ALTER TABLE runs ADD COLUMN parent_id TEXT")
+    for stmt in _statements(SCHEMA_V4_INDEXES):
+        conn.execute(stmt)
+
+
 MIGRATIONS: list[Migration] = [migration_1_initial, migration_2_run_owner,
-                               migration_3_card_browser]
+                               migration_3_card_browser, migration_4_run_parent]
 
 
 def index_statements() -> list[str]:
     """Every CREATE INDEX of the latest schema, as IF NOT EXISTS (doctor re-creates them)."""
     return [
         s.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1)
-        for s in _statements(SCHEMA_V1) + _statements(SCHEMA_V3_INDEXES)
+        for s in (_statements(SCHEMA_V1) + _statements(SCHEMA_V3_INDEXES)
+                  + _statements(SCHEMA_V4_INDEXES))
         if s.startswith("CREATE INDEX")
     ]

@@ -3,7 +3,7 @@
 A run streams these from the worker process to the parent, one JSON object per line on the
 worker's stdout. Every event has a `"type"` field naming it. A stream is:
 
-    Started  (Step* Evaluation* Checkpoint*)*  then exactly one of  Finished | Failed | Cancelled
+    Started  (Step* Evaluation* Checkpoint* Trial*)*  then exactly one of  Finished | Failed | Cancelled
 
 The first Evaluation comes before any training step (step 0: the untrained model), so a plot
 of validation loss always starts at the beginning. Steps count optimizer updates, from 1.
@@ -89,6 +89,22 @@ class Checkpoint(Event):
 
 
 @dataclass(frozen=True)
+class Trial(Event):
+    """One trial of a hyperparameter search has ended (the sweep exercise). The parent
+    records it as a run of its own under this run: its settings, its losses (its own
+    steps, from 1) and metrics. `status` is `finished`, or `pruned` when it was stopped
+    early as hopeless."""
+
+    type: ClassVar[str] = "trial"
+    trial: int                      # 1, 2, ... in the order they ran
+    name: str                       # e.g. "lr=0.001 rank=4"
+    settings: dict[str, Any]        # the run's settings with this trial's values
+    status: str                     # finished | pruned
+    metrics: dict[str, Any] = field(default_factory=dict)
+    losses: dict[str, list[list[float]]] = field(default_factory=dict)   # train, val
+
+
+@dataclass(frozen=True)
 class Log(Event):
     """A line worth showing the learner (loading the model, converting a file, ...)."""
 
@@ -142,7 +158,8 @@ class Cancelled(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
-    for cls in (Started, Step, Evaluation, Checkpoint, Log, Finished, Failed, Cancelled)
+    for cls in (Started, Step, Evaluation, Checkpoint, Trial, Log, Finished, Failed,
+                Cancelled)
 }
 
 

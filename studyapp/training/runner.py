@@ -47,6 +47,7 @@ from studyapp.training.events import (
     Finished,
     Started,
     Step,
+    Trial,
     parse_line,
 )
 from studyapp.training.runtime import RunSpec
@@ -78,6 +79,8 @@ class RunResult:
     traceback: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # a search's trials (sweep), as they ended: trial, name, status, settings, metrics
+    trials: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def passed(self) -> bool | None:
@@ -103,11 +106,13 @@ class RunResult:
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "losses": self.losses,
+            **({"trials": self.trials} if self.trials else {}),
         }
 
 
 class RunRecorder(Protocol):
-    """Where a run is recorded (the database; tests may pass their own)."""
+    """Where a run is recorded (the database; tests may pass their own). `trial` is
+    optional: a recorder without it does not record a search's trials."""
 
     def started(self, result: RunResult) -> None: ...
     def progress(self, result: RunResult) -> None: ...
@@ -154,6 +159,22 @@ class SqliteRecorder:
 
         self._with_db(lambda db: runs.update_run(db, result.run_id, device=result.device,
                                                  losses=result.losses))
+
+    def trial(self, result: RunResult, trial: Trial) -> None:
+        """One trial of a search, as a run of its own under `result`'s run."""
+        from datetime import timedelta
+
+        from studyapp.store import runs
+
+        finished = self._now()
+        took = trial.metrics.get("time_s")
+        started = finished - timedelta(seconds=float(took)) if isinstance(
+            took, int | float) and took >= 0 else finished
+        self._with_db(lambda db: runs.record_trial(
+            db, parent_id=result.run_id, run_id=new_run_id(), exercise=result.exercise,
+            variant=result.variant, settings=trial.settings, device=result.device,
+            started_at=started, finished_at=finished, status=trial.status,
+            losses=trial.losses, metrics=trial.metrics))
 
     def ended(self, result: RunResult) -> None:
         from studyapp.store import runs
@@ -407,6 +428,11 @@ class RunHandle:
         elif isinstance(event, Evaluation):
             r.losses["val"].append([event.step, event.val_loss])
             self._record("progress")
+        elif isinstance(event, Trial):
+            r.trials.append({"trial": event.trial, "name": event.name, "status": event.status,
+                             "settings": event.settings, "metrics": event.metrics})
+            if hasattr(self.recorder, "trial"):
+                self._record("trial", event)
 
     def _finish(self, event: Event) -> None:
         r = self.result
@@ -428,11 +454,11 @@ class RunHandle:
         self._done = True
         self._record("ended")
 
-    def _record(self, what: str) -> None:
+    def _record(self, what: str, *args: Any) -> None:
         if self.recorder is None:
             return
         try:
-            getattr(self.recorder, what)(self.result)
+            getattr(self.recorder, what)(self.result, *args)
         except Exception as exc:  # noqa: BLE001 - the run goes on without its record
             self.recorder_errors.append(f"{what}: {type(exc).__name__}: {exc}")
 

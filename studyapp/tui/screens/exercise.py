@@ -25,6 +25,7 @@ from textual.widgets import Footer, Markdown, RichLog, Static
 
 from studyapp.tui.widgets.loss_plot import LossPlot, Overlay
 from studyapp.tui.widgets.run_progress import RunProgress, format_metrics
+from studyapp.tui.widgets.trials import TrialRow, TrialsTable
 
 if TYPE_CHECKING:
     from studyapp.services.exercises import ExerciseService
@@ -115,6 +116,7 @@ class ExerciseScreen(Screen[None]):
                 yield Static("", id="exercise-hints", classes="hint")
             with Vertical(id="exercise-run"):
                 yield LossPlot(id="loss-plot")
+                yield TrialsTable(id="run-trials")    # a search's trials (sweep) only
                 yield RunProgress(id="run-progress")
                 yield RichLog(id="run-log", wrap=True, markup=False, max_lines=500,
                               min_width=20)   # the default 78 clips lines in a narrow log
@@ -136,6 +138,7 @@ class ExerciseScreen(Screen[None]):
         self._show_hints(self.learner.hints(self.exercise_id))
         self._set_status("idle")
         self._show_past_runs()
+        self._show_latest_trials()
 
     # --- display ------------------------------------------------------------------------
     def _show_info(self) -> None:
@@ -175,6 +178,20 @@ class ExerciseScreen(Screen[None]):
             key = [k for k in ("accuracy", "val_loss", "test_accuracy") if k in numbers]
             metrics = ", ".join(f"{k} {numbers[k]:.3g}" for k in (key or list(numbers)[:2]))
             log.write(f"  {run.started_at:%Y-%m-%d %H:%M} {run.variant} {run.status} {metrics}")
+
+    def _show_latest_trials(self) -> None:
+        """A search's trials (sweep): the latest run's, as a table and overlaid curves."""
+        runs = self.exercises.runs(self.exercise_id, limit=1)
+        if not runs:
+            return
+        trials = [TrialRow.from_record(t) for t in self.exercises.trials(runs[0].id)]
+        if trials:
+            chosen = (runs[0].metrics or {}).get("chosen_trial")
+            self._show_trials(trials, chosen if isinstance(chosen, int) else None)
+
+    def _show_trials(self, rows: list[TrialRow], chosen: int | None = None) -> None:
+        self.query_one(TrialsTable).set_rows(rows, chosen)
+        self.query_one(LossPlot).set_trials([(f"{r.trial} {r.name}", r.val) for r in rows])
 
     # --- actions ------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -408,7 +425,16 @@ class ExerciseScreen(Screen[None]):
         if kind == "step":
             plot.add_train(event.step, event.loss)
             progress.step(event.step, event.elapsed, getattr(event, "memory_mb", None))
+        elif kind == "trial":
+            row = TrialRow.from_event(event)
+            self.query_one(TrialsTable).add(row)
+            plot.add_trial(f"{row.trial} {row.name}", row.val)
+            loss = "-" if row.val_loss is None else f"{row.val_loss:.4f}"
+            log.write(f"trial {row.trial} {row.name}: {event.status}, val loss {loss}")
         elif kind == "started":
+            if event.run_id != self.base_run_id:
+                self.query_one(TrialsTable).clear()
+                plot.set_trials([])
             self.base_run_id, self.base_settings = event.run_id, dict(event.settings or {})
             progress.start(event.total_steps, event.device)
             if self.overlay_run is not None:
@@ -430,6 +456,9 @@ class ExerciseScreen(Screen[None]):
             if shown:
                 log.write(f"Final: {shown}")
             status = "passed" if event.passed else "finished: checks failed"
+            chosen = event.metrics.get("chosen_trial")
+            if isinstance(chosen, int):
+                self.query_one(TrialsTable).choose(chosen)
             progress.finish(status, event.metrics, complete=True)
             self._set_status(status)
         elif kind == "failed":

@@ -3,11 +3,14 @@
 Every point is kept, but the plot is drawn at most twice a second (and only when points
 arrived since the last draw), with at most `MAX_POINTS` points per series: measured in
 issue 5, a 10 Hz redraw of 5,000 points cut a CPU training loop to a fifth of its speed.
-A past run can be overlaid (its train and val curves in other colours) to compare.
+A past run can be overlaid (its train and val curves in other colours) to compare, and a
+search's trials (the sweep exercise) have their validation curves overlaid, each from its
+own step 0.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -50,12 +53,15 @@ class LossPlot(PlotextPlot):
     INTERVAL_S: ClassVar[float] = 0.5
     COLORS: ClassVar[dict[str, str]] = {"train": "cyan", "val": "green",
                                         "overlay train": "orange", "overlay val": "magenta"}
+    TRIAL_COLORS: ClassVar[tuple[str, ...]] = ("cyan", "green", "orange", "magenta", "red",
+                                               "blue", "yellow", "white")
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.train: list[Point] = []
         self.val: list[Point] = []
         self.overlay: Overlay | None = None
+        self.trials: list[tuple[str, tuple[Point, ...]]] = []   # (label, val curve)
         self.caption = ""                 # what the live curves are, e.g. "latest run"
         self.draws = 0                    # how many times the plot was drawn (tests, bench)
         self._dirty = True
@@ -88,6 +94,15 @@ class LossPlot(PlotextPlot):
         self.val.append((step, loss))
         self._dirty = True
 
+    def set_trials(self, trials: Sequence[tuple[str, Sequence[Point]]]) -> None:
+        """The validation curves of a search's trials, overlaid (an empty list clears)."""
+        self.trials = [(label, tuple(points)) for label, points in trials]
+        self._dirty = True
+
+    def add_trial(self, label: str, points: Sequence[Point]) -> None:
+        self.trials.append((label, tuple(points)))
+        self._dirty = True
+
     def set_overlay(self, overlay: Overlay | None) -> None:
         """Overlay a past run (None clears it); drawn at once, it is a key press."""
         self.overlay = overlay
@@ -111,8 +126,12 @@ class LossPlot(PlotextPlot):
             self._series(self.overlay.train, f"{self.overlay.label} train", "overlay train")
             self._series(self.overlay.val, f"{self.overlay.label} val", "overlay val",
                          marker="dot")
-        self._series(self.train, "train", "train")
-        self._series(self.val, "val", "val", marker="dot")
+        for i, (label, points) in enumerate(self.trials):   # a diverged trial ends in NaN
+            self._series([p for p in points if math.isfinite(p[1])], label, self.TRIAL_COLORS[i % len(self.TRIAL_COLORS)],
+                         marker="dot")
+        if not self.trials:
+            self._series(self.train, "train", "train")
+            self._series(self.val, "val", "val", marker="dot")
         self.refresh()
 
     def _series(self, points: Sequence[Point], label: str, color: str,
@@ -122,4 +141,4 @@ class LossPlot(PlotextPlot):
         shown = downsample(points, self.MAX_POINTS)
         kwargs = {"marker": marker} if marker else {}
         self.plt.plot([s for s, _ in shown], [v for _, v in shown], label=label,
-                      color=self.COLORS[color], **kwargs)
+                      color=self.COLORS.get(color, color), **kwargs)
