@@ -2,8 +2,8 @@
 
 Every trial fine-tunes the same pretrained classifier with LoRA from the same start, with
 one (learning rate, rank) pair, and is recorded as a run of its own. A trial whose
-validation loss at its first evaluation is hopeless (not finite, no better than before
-training, or far behind the best trial so far) is pruned: it stops there, and the time
+validation loss at its first evaluation is hopeless (not finite, diverging, or far behind
+the best trial so far) is pruned: it stops there, and the time
 goes to the next one.
 
 The validation set decides; the test set is touched once, at the very end, for the chosen
