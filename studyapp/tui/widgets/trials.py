@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 from textual.widgets import Static
 
 
@@ -73,9 +74,9 @@ def trials_table(rows: list[TrialRow], chosen: int | None = None) -> Table:
             else r.status
         loss = "-" if r.val_loss is None else (
             f"{r.val_loss:.4f}" if math.isfinite(r.val_loss) else str(r.val_loss))
-        table.add_row(str(r.trial), r.name, status, loss,
-                      "<- chosen" if chosen is not None and r.trial == chosen else "",
-                      style="bold" if chosen is not None and r.trial == chosen else None)
+        mark = "<- chosen" if chosen is not None and r.trial == chosen else ""
+        table.add_row(*(Text(cell) for cell in (str(r.trial), r.name, status, loss, mark)),
+                      style="bold" if mark else None)     # Text: names are never markup
     return table
 
 
