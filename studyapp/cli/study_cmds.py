@@ -409,7 +409,9 @@ def doctor(settings: Settings, no_repair: bool, as_json: bool) -> None:
 @click.pass_obj
 def settings_cmd(settings: Settings, key: str | None, value: str | None, as_json: bool) -> None:
     """Show the study settings, or set KEY to VALUE (e.g. `settings timezone Europe/Sofia`)."""
+    from studyapp.store.fsrs_params import current_fit
     from studyapp.store.settings import DESCRIPTIONS, raw_settings, set_setting
+    from studyapp.study.srs import DEFAULT_WEIGHTS
 
     db = _open_db(settings)
     try:
@@ -421,20 +423,60 @@ def settings_cmd(settings: Settings, key: str | None, value: str | None, as_json
             click.echo(f"{key} = {stored}")
             return
         raw = raw_settings(db.conn)
+        fit = current_fit(db.conn)
     finally:
         db.close()
+    params = ((fit.parameters, f"fitted {fit.applied_at[:10]} on {fit.reviews} answers")
+              if fit else (DEFAULT_WEIGHTS, "default"))
     if key is not None:
         if key not in raw:
             raise click.BadParameter(f"unknown setting {key!r}", param_hint="KEY")
         raw = {key: raw[key]}
     if as_json:
-        _dump(raw)
+        _dump({**raw, "fsrs_parameters": {"parameters": list(params[0]), "source": params[1]}}
+              if key is None else raw)
         return
     for k, v in raw.items():
         click.echo(f"{k} = {v}    # {DESCRIPTIONS.get(k, '')}")
+    if key is None:
+        weights, source = params
+        click.echo(f"fsrs_parameters = {', '.join(f'{w:.4f}' for w in weights)}    # {source}"
+                   " (studyapp optimize fits them to your reviews)")
 
 
-COMMANDS = [review, complete, due, grade, stats, export_cmd, import_cmd, doctor, settings_cmd]
+@click.command()
+@click.option("--apply", "apply_fit", is_flag=True,
+              help="Use the fitted parameters when they predict the log better.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def optimize(settings: Settings, apply_fit: bool, as_json: bool) -> None:
+    """Fit FSRS to your own review log and compare with the default parameters."""
+    svc = _open(settings)
+    try:
+        report = svc.optimize(apply=apply_fit)
+    finally:
+        svc.close()
+    if as_json:
+        _dump(report.to_dict())
+        return
+
+    def line(name: str, e: Any) -> str:
+        if e is None or e.log_loss is None:
+            return f"  {name:<8} -"
+        return f"  {name:<8} log loss {e.log_loss:.4f}   RMSE {e.rmse:.4f}"
+
+    click.echo(f"Answers to learn from: {report.reviews} (the optimizer needs "
+               f"{report.needed}).")
+    click.echo(line("default", report.default))
+    if report.current is not None:
+        click.echo(line("in use", report.current))
+    if report.fitted is not None:
+        click.echo(line("fitted", report.fitted))
+    click.echo(report.note[:1].upper() + report.note[1:] + ".")
+
+
+COMMANDS = [review, complete, due, grade, stats, export_cmd, import_cmd, doctor, settings_cmd,
+            optimize]
 
 
 def register(main: click.Group) -> None:

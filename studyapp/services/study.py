@@ -105,6 +105,26 @@ class Stats:
         }
 
 
+@dataclass(frozen=True)
+class OptimizeReport:
+    reviews: int  # answers the fit learns from
+    needed: int  # answers the optimizer needs
+    default: Any  # study.optimize.Evaluation with the default parameters
+    current: Any  # ... with the parameters in use, when they are not the defaults
+    fitted: Any  # ... with the fitted parameters (None: no fit was made)
+    parameters: tuple[float, ...] | None
+    applied: bool
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reviews": self.reviews, "needed": self.needed,
+                "default": self.default.to_dict(),
+                "current": self.current.to_dict() if self.current else None,
+                "fitted": self.fitted.to_dict() if self.fitted else None,
+                "parameters": list(self.parameters) if self.parameters else None,
+                "applied": self.applied, "note": self.note}
+
+
 def load_course(folder: Path) -> list[ParseResult]:
     """The lessons of `folder`, parsed (cached in the user's cache directory)."""
     from studyapp.config import cache_dir
@@ -561,6 +581,55 @@ class StudyService:
                             kind="card", rating=0, seconds=None, answer=None, source="reset",
                             prev_state=None, before=before.to_dict(), after=None)
         return card_id
+
+    # -- FSRS fitted to the learner ----------------------------------------------------------------
+
+    @_locked
+    def optimize(self, apply: bool = False) -> OptimizeReport:
+        """Fit FSRS parameters to this learner's review log (py-fsrs's optimizer; torch
+        loads here) and compare them with the defaults on the same log. With `apply`, the
+        fitted ones are kept in the database and used from now on, but only when there
+        were `MIN_REVIEWS` answers to learn from and they predict the log better (lower log
+        loss) than the defaults and than the parameters in use."""
+        from studyapp.study import optimize as fsrs_fit
+
+        cards = fsrs_fit.histories(reviews.card_log_for_fsrs(self.conn))
+        default = fsrs_fit.evaluate(cards, None)
+        current = fsrs_fit.evaluate(cards, self.weights) if self.weights else None
+        if default.reviews < fsrs_fit.MIN_REVIEWS:
+            return OptimizeReport(default.reviews, fsrs_fit.MIN_REVIEWS, default, current,
+                                  None, None, False,
+                                  f"{default.reviews} of the {fsrs_fit.MIN_REVIEWS} answers "
+                                  "needed (answers on a later day than the card's previous "
+                                  "one); the parameters in use stay")
+        weights = fsrs_fit.fit(cards)
+        fitted = fsrs_fit.evaluate(cards, weights)
+        best_before = min(e.log_loss for e in (default, current) if e and e.log_loss is not None)
+        better = fitted.log_loss is not None and fitted.log_loss < best_before
+        applied = False
+        if not better:
+            note = "the fitted parameters predict the log no better; the parameters in use stay"
+        elif not apply:
+            note = "the fitted parameters predict the log better: `studyapp optimize --apply` " \
+                   "uses them"
+        else:
+            with write_transaction(self.conn) as c:
+                fsrs_params.apply_fit(c, utc_text(self.now()), weights, fitted.reviews,
+                                      (default.log_loss or 0.0, fitted.log_loss or 0.0),
+                                      (default.rmse or 0.0, fitted.rmse or 0.0))
+            self._load_study_settings()
+            applied = True
+            note = "the fitted parameters are in use from now on"
+        return OptimizeReport(default.reviews, fsrs_fit.MIN_REVIEWS, default, current, fitted,
+                              weights, applied, note)
+
+    @_locked
+    def fsrs_parameters(self) -> tuple[tuple[float, ...], str]:
+        """The FSRS parameters in use and where they come from."""
+        fit = fsrs_params.current_fit(self.conn)
+        if fit is None:
+            return srs.DEFAULT_WEIGHTS, "default"
+        return fit.parameters, f"fitted {fit.applied_at[:10]} on {fit.reviews} answers"
 
     # -- a card's history ---------------------------------------------------------------------------
 
