@@ -36,9 +36,17 @@ def main(ctx: click.Context, db: str | None, lessons: str | None, now: str | Non
 
 
 def _register() -> None:
-    from studyapp.cli import cards_cmds, exercise_cmds, learner_cmds, lessons_cmds, study_cmds
+    from studyapp.cli import (
+        cards_cmds,
+        exercise_cmds,
+        learner_cmds,
+        lessons_cmds,
+        study_cmds,
+        suggest_cmds,
+    )
 
-    for module in (lessons_cmds, study_cmds, cards_cmds, exercise_cmds, learner_cmds):
+    for module in (lessons_cmds, study_cmds, cards_cmds, exercise_cmds, learner_cmds,
+                   suggest_cmds):
         module.register(main)
 
 

@@ -36,6 +36,7 @@ from studyapp.store import fsrs_params, progress, reviews
 from studyapp.store.db import open_database, write_transaction
 from studyapp.store.settings import StudySettings, load_settings, set_setting
 from studyapp.store.sync import SyncReport, stored_lessons, sync_course
+from studyapp.store.typed_answers import graded_typed_answers
 from studyapp.study import srs
 from studyapp.study import stats as study_stats
 from studyapp.study.day import learner_day, resolve_timezone, utc_text
@@ -46,6 +47,7 @@ from studyapp.study.queue import next_review_date as first_review_date
 
 __all__ = ["DueItem", "GradeResult", "LessonEntry", "PlanReview", "Stats", "StudyService",
            "load_course", "relevant_passages"]
+from studyapp.study.suggest import GradedAnswer
 
 RATING_NAMES = srs.RATINGS
 
@@ -630,6 +632,11 @@ class StudyService:
         if fit is None:
             return srs.DEFAULT_WEIGHTS, "default"
         return fit.parameters, f"fitted {fit.applied_at[:10]} on {fit.reviews} answers"
+
+    @_locked
+    def graded_typed_answers(self) -> list[GradedAnswer]:
+        """The learner's latest grades of typed answers (calibrates suggested grades)."""
+        return graded_typed_answers(self.conn)
 
     # -- a card's history ---------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ DEFAULTS: dict[str, str] = {
     "new_per_day": "20",          # new cards introduced a day
     "reviews_per_day": "200",     # card reviews shown a day
     "fuzz": "1",                  # FSRS interval fuzz (1 on, 0 off)
+    "suggest_grades": "1",        # suggest a grade for typed answers (1 on, 0 off)
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -23,6 +24,7 @@ DESCRIPTIONS: dict[str, str] = {
     "new_per_day": "new cards a day",
     "reviews_per_day": "card reviews a day",
     "fuzz": "FSRS interval fuzz: 1 on, 0 off",
+    "suggest_grades": "suggested grade for typed answers in the review: 1 on, 0 off",
 }
 
 
@@ -34,6 +36,7 @@ class StudySettings:
     new_per_day: int = 20
     reviews_per_day: int = 200
     fuzz: bool = True
+    suggest_grades: bool = True
 
 
 def validate(key: str, value: str) -> str:
@@ -56,12 +59,12 @@ def validate(key: str, value: str) -> str:
         if not 0.5 <= f < 1:
             raise ValueError("desired_retention must be between 0.5 and 1")
         return repr(f)
-    if key == "fuzz":
+    if key in ("fuzz", "suggest_grades"):
         if value.lower() in ("1", "true", "on", "yes"):
             return "1"
         if value.lower() in ("0", "false", "off", "no"):
             return "0"
-        raise ValueError("fuzz must be 1 or 0")
+        raise ValueError(f"{key} must be 1 or 0")
     if key == "timezone":
         from studyapp.study.day import resolve_timezone
 
@@ -85,6 +88,7 @@ def load_settings(conn: sqlite3.Connection) -> StudySettings:
         new_per_day=int(raw["new_per_day"]),
         reviews_per_day=int(raw["reviews_per_day"]),
         fuzz=raw["fuzz"] == "1",
+        suggest_grades=raw["suggest_grades"] != "0",
     )
 
 

@@ -20,6 +20,7 @@ from studyapp.tui.keys import class_bindings, describe
 
 if TYPE_CHECKING:
     from studyapp.services.study import StudyService
+    from studyapp.services.suggest import GradeSuggester
 
 DARK_THEME = "nord"
 LIGHT_THEME = "catppuccin-latte"
@@ -44,6 +45,9 @@ class StudyApp(App[int]):
         self.service = service
         self.cursor_blink = cursor_blink
         self.theme = DARK_THEME
+        self.suggester: GradeSuggester | None = None
+        """Suggested grades for typed answers, once the review loaded it (kept for the
+        next review of this session)."""
 
     def on_mount(self) -> None:
         from studyapp.tui.screens.home import HomeScreen

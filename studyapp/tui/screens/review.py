@@ -6,18 +6,27 @@ from collections import Counter
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, ProgressBar, Static
+from textual.worker import get_current_worker
 
 from studyapp.tui.format import RATINGS, plural, short_date
 from studyapp.tui.widgets.answer_card import AnswerCard
 
 if TYPE_CHECKING:
     from studyapp.services.study import DueItem, GradeResult, StudyService
+    from studyapp.services.suggest import GradeSuggester
+    from studyapp.study.suggest import GradedAnswer, Suggestion
+
+
+def _new_suggester() -> GradeSuggester:
+    from studyapp.services.suggest import GradeSuggester
+
+    return GradeSuggester()
 
 
 class ReviewScreen(Screen[None]):
@@ -31,9 +40,13 @@ class ReviewScreen(Screen[None]):
         *(Binding(str(n), f"grade({n})", RATINGS[n], show=False) for n in RATINGS),
     ]
 
+    suggester_factory = staticmethod(_new_suggester)
+    """Makes the grade suggester (tests put a fake one here)."""
+
     def __init__(self, service: StudyService) -> None:
         super().__init__()
         self.service = service
+        self.suggester: GradeSuggester | None = None
         self.queue: list[DueItem] = service.due()
         self.index = 0
         self.results: list[GradeResult] = []
@@ -57,6 +70,55 @@ class ReviewScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#review-summary").border_title = "Done for today"
         self.show_current()
+        if self.service.study_settings.suggest_grades:
+            self.call_after_refresh(self._start_suggester)
+
+    # -- suggested grades: the encoder loads in a thread after the first paint ----------------
+
+    def _start_suggester(self) -> None:
+        ready = getattr(self.app, "suggester", None)
+        if ready is not None and ready.ready:
+            self.suggester = ready
+            return
+        self._load_suggester(self.service.graded_typed_answers())
+
+    @work(thread=True, exclusive=True, group="suggest-load", exit_on_error=False)
+    def _load_suggester(self, graded: list[GradedAnswer]) -> None:
+        suggester = self.suggester_factory()
+        if not suggester.load():
+            return  # no model, no suggestion: the review goes on as before
+        suggester.calibrate(graded)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._suggester_loaded, suggester)
+
+    def _suggester_loaded(self, suggester: GradeSuggester) -> None:
+        self.suggester = suggester
+        if hasattr(self.app, "suggester"):
+            self.app.suggester = suggester  # type: ignore[attr-defined]
+        self._suggest_current()
+
+    @on(AnswerCard.Revealed, "#review-card")
+    def _revealed(self) -> None:
+        self._suggest_current()
+
+    def _suggest_current(self) -> None:
+        if self.suggester is None or self.index >= len(self.queue) or not self.card.revealed:
+            return
+        item = self.queue[self.index]
+        typed = self.card.typed.strip()
+        if typed and item.answer:
+            self._suggest(self.index, item.prompt, item.answer, typed)
+
+    @work(thread=True, group="suggest", exit_on_error=False)
+    def _suggest(self, index: int, question: str, reference: str, typed: str) -> None:
+        assert self.suggester is not None
+        found = self.suggester.suggest(reference, typed, question)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_suggestion, index, found)
+
+    def _show_suggestion(self, index: int, found: Suggestion) -> None:
+        if index == self.index and self.card.revealed:
+            self.card.set_suggestion(found.rating, found.closeness)
 
     @property
     def card(self) -> AnswerCard:

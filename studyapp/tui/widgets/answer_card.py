@@ -90,6 +90,7 @@ class AnswerCard(Vertical, can_focus=True):
             for rating, name in RATINGS.items():
                 yield Button(f"{rating} {name}", id=f"grade-{rating}", classes=f"grade grade-{rating}",
                              compact=True)
+        yield Static("", id="card-suggestion", classes="card-suggestion")
         yield Static("", id="card-status", classes="card-status")
 
     def show(self, prompt: str, answer: str | None, context: str | None = None,
@@ -107,6 +108,7 @@ class AnswerCard(Vertical, can_focus=True):
         self.query_one("#card-reference", Markdown).update("")
         self.query_one("#card-status", Static).update(
             Text(status or "Type to answer · Enter reveals"))
+        self.set_suggestion(None)
         self.revealed = False
         self._card_started = time.monotonic()
         self._answer_mode = True
@@ -135,6 +137,18 @@ class AnswerCard(Vertical, can_focus=True):
 
     def set_status(self, text: str) -> None:
         self.query_one("#card-status", Static).update(Text(text))
+
+    def set_suggestion(self, rating: int | None, closeness: float | None = None) -> None:
+        """Show a suggested grade beside the buttons (None: none); the learner still grades."""
+        for r in RATINGS:
+            self.query_one(f"#grade-{r}", Button).set_class(r == rating, "-suggested")
+        label = self.query_one("#card-suggestion", Static)
+        label.display = rating is not None
+        if rating is None:
+            label.update("")
+            return
+        close = f" · closeness {closeness:.2f}" if closeness is not None else ""
+        label.update(f"Suggested: {rating} {RATINGS[rating]}{close} (your grade counts)")
 
     @property
     def typed(self) -> str:
