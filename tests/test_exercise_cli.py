@@ -83,3 +83,29 @@ def test_check_says_what_the_learner_still_has_to_write(tmp_path):
     assert "FAIL" in out.output and "not written yet: last_token_logits" in out.output
     out = invoke("exercise", "check", "spam", "--code", "solution", "--json")
     assert out.exit_code == 0 and json.loads(out.output)["passed"] is True
+
+
+def test_runs_show_the_measured_time_under_a_fixed_clock(tmp_path):
+    """Under --now started and finished are the same instant: the time is the measured one."""
+    env = {"STUDYAPP_EXERCISES": str(make_exercise(tmp_path))}
+    db = str(tmp_path / "study.db")
+    now = ["--now", "2026-11-24T09:00:00+00:00"]
+    invoke(*now, "--db", db, "exercise", "run", "spam", "-v", "tiny", "--json", env=env)
+    runs = json.loads(invoke(*now, "--db", db, "exercise", "runs", "--json", env=env).output)
+    assert runs[0]["started_at"] == runs[0]["finished_at"]
+    took = runs[0]["metrics"]["wall_time_s"]
+    assert took > 0
+    table = invoke(*now, "--db", db, "exercise", "runs", "spam", env=env).output.splitlines()
+    col = table[0].index("time s")
+    assert float(table[1][col:].split()[0]) > 0
+
+
+def test_list_and_status_keep_ids_and_statuses_whole_at_80_columns(tmp_path):
+    env = {"COLUMNS": "80"}
+    for command in (["exercise", "list"], ["exercise", "status"]):
+        out = invoke("--db", str(tmp_path / "db"), *command, env=env).output
+        lines = out.splitlines()
+        assert all(len(line) <= 80 for line in lines), out
+        rows = [line.split() for line in lines if "not_started" in line]
+        assert {r[0] for r in rows} >= {"spam", "sft", "lora"}, out
+        assert "…" not in out, out

@@ -75,15 +75,26 @@ def list_cmd(settings: Settings, as_json: bool) -> None:
     if as_json:
         _dump([e.to_dict() for e in entries])
     else:
+        from rich import box
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table("id", "title", "lesson", "variants", "status")
+        # 80 columns hold it: ids and statuses whole, the rest folds
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("id", no_wrap=True)
+        table.add_column("title", overflow="fold", ratio=3)
+        table.add_column("lesson", overflow="fold", ratio=2)
+        table.add_column("variants", overflow="fold", ratio=2)
+        table.add_column("status", no_wrap=True)
         for e in entries:
             ex = e.exercise
-            variants = ", ".join(f"[b]{v}[/b]" if v == ex.default_variant else v
-                                 for v in ex.variants)
-            table.add_row(ex.id, ex.title, ex.lesson, variants, e.status)
+            variants = Text()
+            for i, v in enumerate(ex.variants):
+                variants.append((", " if i else "") + v, style="bold" if v == ex.default_variant
+                                else "")
+            table.add_row(Text(ex.id), Text(ex.title), Text(ex.lesson or ""), variants,
+                          Text(e.status))
         Console().print(table)
         if not entries:
             click.echo(f"no exercises in {settings.exercises_dir}")

@@ -207,16 +207,25 @@ def status_cmd(settings: Settings, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table("id", "lesson", "status", "last attempt (UTC)", "passed (UTC)", "hints",
-                  "your copy")
+    # 80 columns hold it: ids and statuses whole, dates without the year, the rest folds
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("lesson", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("last try UTC", no_wrap=True)
+    table.add_column("passed", no_wrap=True)
+    table.add_column("hints", no_wrap=True)
+    table.add_column("your copy", overflow="fold")
     colour = {"passed": "green", "attempted": "yellow", "not_started": "dim"}
     for r in rows:
         copy = "-" if r.copy is None else (str(r.copy) + (" (edited)" if r.modified else ""))
-        table.add_row(r.id, r.lesson, f"[{colour.get(r.status, '')}]{r.status}",
-                      r.last_attempt_at.strftime("%Y-%m-%d %H:%M") if r.last_attempt_at else "-",
-                      r.passed_at.strftime("%Y-%m-%d %H:%M") if r.passed_at else "-",
-                      f"{r.hints_shown}/{r.hints_total}", copy)
+        table.add_row(Text(r.id), Text(r.lesson), Text(r.status, style=colour.get(r.status, "")),
+                      r.last_attempt_at.strftime("%m-%d %H:%M") if r.last_attempt_at else "-",
+                      r.passed_at.strftime("%m-%d %H:%M") if r.passed_at else "-",
+                      f"{r.hints_shown}/{r.hints_total}", Text(copy))
     Console().print(table)

@@ -50,6 +50,11 @@ class RunRecord:
 
     @property
     def duration_s(self) -> float | None:
+        """Seconds the run took: as measured (`wall_time_s`, right under a fixed clock such
+        as `--now`), else from its start and finish times."""
+        wall = self.metrics.get("wall_time_s")
+        if isinstance(wall, int | float) and not isinstance(wall, bool) and wall >= 0:
+            return float(wall)
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()

@@ -250,6 +250,7 @@ class RunHandle:
             # cancels the run on purpose (and the TUI's keys never reach the child)
             kwargs["start_new_session"] = True
         self.result.started_at = self._now()
+        self._started_monotonic = time.monotonic()   # the duration, whatever the clock says
         self.result.status = "running"
         self._record("started")
         import json
@@ -449,8 +450,9 @@ class RunHandle:
             r.status = "failed"
             r.error = event.error
             r.traceback = event.traceback or self.stderr_tail(15)
-        r.metrics.setdefault("wall_time_s", (r.finished_at - r.started_at).total_seconds()
-                             if r.started_at else None)
+        started = getattr(self, "_started_monotonic", None)
+        r.metrics.setdefault("wall_time_s", round(time.monotonic() - started, 3)
+                             if started is not None else None)
         self._done = True
         self._record("ended")
 
