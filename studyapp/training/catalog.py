@@ -8,6 +8,7 @@ for one broken exercise: `load_exercises` reports it as an `ExerciseProblem` and
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,11 +134,23 @@ def load_exercises(root: Path) -> tuple[list[Exercise], list[ExerciseProblem]]:
     root = Path(root)
     if not root.is_dir():
         return exercises, problems
+    seen: dict[str, Path] = {}
     for meta in sorted(root.glob("*/exercise.toml")):
         try:
-            exercises.append(load_exercise(meta.parent))
+            ex = load_exercise(meta.parent)
         except ExerciseError as exc:
             problems.append(ExerciseProblem(meta, str(exc)))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one broken folder never hides the rest
+            problems.append(ExerciseProblem(meta, f"cannot be read: "
+                                                  f"{type(exc).__name__}: {exc}"))
+            continue
+        if ex.id in seen:
+            problems.append(ExerciseProblem(
+                meta, f"id {ex.id!r} is already used by {seen[ex.id]}"))
+            continue
+        seen[ex.id] = meta
+        exercises.append(ex)
     exercises.sort(key=lambda e: e.id)
     return exercises, problems
 
@@ -161,6 +174,10 @@ def load_exercise(folder: Path) -> Exercise:
         meta = tomllib.loads(meta_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ExerciseError(f"{meta_path} is missing") from None
+    except IsADirectoryError:
+        raise ExerciseError(f"{meta_path} is a folder, not a file") from None
+    except OSError as exc:
+        raise ExerciseError(f"{meta_path} cannot be read: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ExerciseError(f"{meta_path} is not valid TOML: {exc}") from None
 
@@ -171,7 +188,12 @@ def load_exercise(folder: Path) -> Exercise:
         return value
 
     ex_id = meta.get("id") or folder.name
-    base_settings = dict(meta.get("settings") or {})
+    if not isinstance(ex_id, str) or not ex_id.strip():
+        raise ExerciseError(f"{meta_path}: `id` must be a non-empty string")
+    base_settings = _table(meta, "settings", meta_path)
+    for key in ("hints", "checks"):
+        if not isinstance(meta.get(key) or [], list):
+            raise ExerciseError(f"{meta_path}: `{key}` must be a list")
     raw_variants = meta.get("variants") or {"default": {}}
     if not isinstance(raw_variants, dict):
         raise ExerciseError(f"{meta_path}: `variants` must be a table of tables")
@@ -182,16 +204,18 @@ def load_exercise(folder: Path) -> Exercise:
         merged = dict(base_settings)
         if "model" in spec:
             merged["model"] = spec["model"]
-        merged.update(spec.get("settings") or {})
+        merged.update(_table(spec, "settings", meta_path, f"variant {name!r}: "))
         variants[name] = Variant(name, str(spec.get("description", "")), merged)
     default_variant = meta.get("default_variant") or next(iter(variants))
     if default_variant not in variants:
         raise ExerciseError(f"{meta_path}: default_variant {default_variant!r} is not a variant")
 
-    files = meta.get("files") or {}
+    files = _table(meta, "files", meta_path)
 
     def file(key: str) -> Path | None:
         name = files.get(key)
+        if name is not None and not isinstance(name, str):
+            raise ExerciseError(f"{meta_path}: files.{key} must be a file name")
         return (folder / name).resolve() if name else None
 
     return Exercise(
@@ -213,6 +237,13 @@ def load_exercise(folder: Path) -> Exercise:
     )
 
 
+def _table(raw: dict[str, Any], key: str, meta_path: Path, where: str = "") -> dict[str, Any]:
+    value = raw.get(key) or {}
+    if not isinstance(value, dict):
+        raise ExerciseError(f"{meta_path}: {where}`{key}` must be a table")
+    return dict(value)
+
+
 _KNOWN_KEYS = {
     "id", "title", "lesson", "task", "summary", "default_variant", "variants", "settings",
     "data", "checks", "hints", "files",
@@ -227,6 +258,8 @@ def _data_spec(raw: Any, folder: Path, meta_path: Path) -> DataSpec | None:
 
     def path(key: str) -> Path | None:
         value = raw.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ExerciseError(f"{meta_path}: data.{key} must be a file name")
         return (folder / value).resolve() if value else None
 
     train, val = path("train"), path("val")
@@ -251,13 +284,23 @@ def _check_spec(raw: Any, meta_path: Path) -> CheckSpec:
     op = raw.get("op", ">=")
     if op not in OPS:
         raise ExerciseError(f"{meta_path}: check op {op!r} is not one of {' '.join(OPS)}")
+    metric = raw["metric"]
+    if not isinstance(metric, str) or not metric:
+        raise ExerciseError(f"{meta_path}: a check's `metric` must be a metric name")
     if ("value" in raw) == ("ref" in raw):
-        raise ExerciseError(f"{meta_path}: check {raw['metric']!r} needs `value` or `ref`")
+        raise ExerciseError(f"{meta_path}: check {metric!r} needs `value` or `ref`")
+    value = raw.get("value")
+    if "value" in raw and (isinstance(value, bool) or not isinstance(value, int | float)
+                           or not math.isfinite(value)):
+        raise ExerciseError(f"{meta_path}: check {metric!r}: value {value!r} "
+                            "is not a finite number")
+    if "ref" in raw and (not isinstance(raw["ref"], str) or not raw["ref"]):
+        raise ExerciseError(f"{meta_path}: check {metric!r}: ref must be a metric name")
     return CheckSpec(
-        name=str(raw.get("name", raw["metric"])),
-        metric=str(raw["metric"]),
+        name=str(raw.get("name", metric)),
+        metric=metric,
         op=op,
-        value=float(raw["value"]) if "value" in raw else None,
+        value=float(value) if "value" in raw else None,
         ref=str(raw["ref"]) if "ref" in raw else None,
         description=str(raw.get("description", "")),
     )

@@ -37,6 +37,7 @@ from typing import Any
 from studyapp import config
 from studyapp.config import Settings
 from studyapp.training.catalog import Exercise, ExerciseError, find_exercise, load_exercises
+from studyapp.training.procgroup import run_owned
 
 CHECK_TIMEOUT_S = 120.0
 STATE_FILE = "state.json"
@@ -101,24 +102,25 @@ def run_checks(code_path: Path, checks_path: Path, *, exercise: str = "",
            str(checks_path)]
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env,
-                              check=False,
-                              cwd=str(Path(code_path).parent), stdin=subprocess.DEVNULL)
+        # its own process group: what the learner's code forks ends with the checks
+        returncode, stdout, stderr = run_owned(
+            cmd, timeout=timeout_s, env=env, cwd=str(Path(code_path).parent),
+            stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         return CheckReport(exercise, Path(code_path), (), time.perf_counter() - t0,
                            f"the checks did not finish in {timeout_s:.0f} s: does your code "
                            "loop forever?")
     seconds = time.perf_counter() - t0
-    for line in reversed(proc.stdout.strip().splitlines()):
+    for line in reversed(stdout.strip().splitlines()):
         try:
             payload = json.loads(line)
         except json.JSONDecodeError:
             continue
         if isinstance(payload, dict) and "checks" in payload:
             return CheckReport(exercise, Path(code_path), tuple(payload["checks"]), seconds)
-    tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+    tail = "\n".join((stderr or stdout).strip().splitlines()[-8:])
     return CheckReport(exercise, Path(code_path), (), seconds,
-                       f"the checks stopped with exit status {proc.returncode}"
+                       f"the checks stopped with exit status {returncode}"
                        + (f":\n{tail}" if tail else ""))
 
 
@@ -127,6 +129,9 @@ def _child_main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m studyapp.training.learner CODE.py CHECKS.py", file=sys.stderr)
         return 2
+    from studyapp.training.procgroup import start_guardian
+
+    start_guardian()     # the checks end with whoever started them (procgroup.py)
     out = sys.stdout
     sys.stdout = sys.stderr            # the learner's prints must not spoil the JSON line
     from studyapp.training.codecheck import check_file

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol, Self
 
 from studyapp.config import PROJECT_ROOT
+from studyapp.training import procgroup
 from studyapp.training.events import (
     Cancelled,
     Evaluation,
@@ -53,6 +54,7 @@ from studyapp.training.events import (
 from studyapp.training.runtime import RunSpec
 
 GRACE_S = 10.0
+EXIT_AFTER_END_S = 2.0       # how long a worker may take to exit after its terminal event
 
 
 def new_run_id() -> str:
@@ -213,6 +215,7 @@ class RunHandle:
         self._done = False
         self._iterating = False
         self._start_failure: Event | None = None
+        self._lifeline: int | None = None       # write end of the lifeline pipe (POSIX)
 
     # --- lifecycle -----------------------------------------------------------------------
     @property
@@ -243,12 +246,18 @@ class RunHandle:
             env["PYTHONPATH"] = root + (os.pathsep + path if path else "")
         env["PYTHONUNBUFFERED"] = "1"
         kwargs: dict[str, Any] = {}
+        lifeline = None
         if os.name == "nt":
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
         else:
             # its own session: a Ctrl-C in the terminal reaches the parent only, which
-            # cancels the run on purpose (and the TUI's keys never reach the child)
+            # cancels the run on purpose (and the TUI's keys never reach the child); the
+            # worker leads a process group that the run owns (procgroup.py)
             kwargs["start_new_session"] = True
+            lifeline = procgroup.make_lifeline()
+            if lifeline is not None:
+                env[procgroup.LIFELINE_ENV] = str(lifeline[0])
+                kwargs["pass_fds"] = (lifeline[0],)
         self.result.started_at = self._now()
         self._started_monotonic = time.monotonic()   # the duration, whatever the clock says
         self.result.status = "running"
@@ -260,9 +269,15 @@ class RunHandle:
                 worker_command(self._python), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, env=env, cwd=str(PROJECT_ROOT), **kwargs)
         except OSError as exc:
+            if lifeline is not None:
+                os.close(lifeline[0])
+                os.close(lifeline[1])
             self._start_failure = Failed(f"cannot start the training worker: {exc}")
             self._finish(self._start_failure)
             return self
+        if lifeline is not None:
+            os.close(lifeline[0])
+            self._lifeline = lifeline[1]
         self._stderr_thread = threading.Thread(target=self._drain_stderr, daemon=True,
                                                name=f"run-{self.run_id[:8]}-stderr")
         self._stderr_thread.start()
@@ -303,11 +318,27 @@ class RunHandle:
         self._kill_timer.start()
 
     def kill(self) -> None:
-        """Stop the worker now (no chance to report)."""
+        """Stop the worker and every process of its group now (no chance to report)."""
         proc = self._proc
-        if proc is not None and proc.poll() is None:
+        if proc is None:
+            return
+        if os.name == "posix":
+            if proc.returncode is None:       # not reaped: the pid is still this run's
+                procgroup.kill_group(proc.pid)
+            self._cut_lifeline()
+            return
+        if proc.poll() is None:
             try:
                 proc.kill()
+            except OSError:
+                pass
+
+    def _cut_lifeline(self) -> None:
+        """Close the lifeline: the run's guardian then kills whatever is left of the run."""
+        fd, self._lifeline = self._lifeline, None
+        if fd is not None:
+            try:
+                os.close(fd)
             except OSError:
                 pass
 
@@ -361,7 +392,9 @@ class RunHandle:
             self._wait_exit()
             self._finish(Cancelled(step=self.result.step, metrics=self._partial_metrics()))
             raise
-        returncode = self._wait_exit()
+        # after its terminal event the worker has nothing left to say: what keeps it from
+        # exiting (a child it waits for at exit) is killed with the group
+        returncode = self._wait_exit(EXIT_AFTER_END_S if terminal is not None else None)
         if terminal is None:
             terminal = self._synthesise_end(returncode)
         self._finish(terminal)
@@ -373,15 +406,19 @@ class RunHandle:
             pass
         return self.result
 
-    def _wait_exit(self) -> int:
+    def _wait_exit(self, timeout: float | None = None) -> int:
         assert self._proc is not None
         try:
-            returncode = self._proc.wait(timeout=max(self.grace_s, 5.0))
+            returncode = self._proc.wait(
+                timeout=max(self.grace_s, 5.0) if timeout is None else timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             returncode = self._proc.wait()
         if self._kill_timer is not None:
             self._kill_timer.cancel()
+        # whatever the worker left running (a child learner code forked) goes with it
+        procgroup.kill_group(self._proc.pid)
+        self._cut_lifeline()
         if self._stderr_thread is not None:
             self._stderr_thread.join(timeout=2.0)
         for pipe in (self._proc.stdout, self._proc.stderr):

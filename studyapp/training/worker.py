@@ -9,7 +9,8 @@ Protocol (see runner.py for the parent side):
 - SIGINT / SIGTERM (or, on Windows, CTRL_BREAK): cancel; the run stops at the next step or
   evaluation batch, emits `Cancelled` with what it measured, and exits 0.
 - exit status: 0 finished or cancelled, 1 failed, 2 a bad spec.
-The worker also stops when the parent goes away (its stdout pipe breaks).
+The worker also stops when the parent goes away (its stdout pipe breaks), and its whole
+process group (what learner code forked included) is killed then (procgroup.py).
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ def _prepare_env(spec: RunSpec) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # first, before any thread: the guardian that ends this run's process group when the
+    # parent goes away (procgroup.py)
+    from studyapp.training.procgroup import start_guardian
+
+    start_guardian()
     # keep the event stream for ourselves: fd 1 becomes a copy of stderr
     events_fd = os.dup(1)
     os.dup2(2, 1)

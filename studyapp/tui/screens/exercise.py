@@ -303,6 +303,16 @@ class ExerciseScreen(Screen[None]):
             self.notify("The run was cancelled.")
         self.dismiss(None)
 
+    QUIT_GRACE_S: ClassVar[float] = 1.0
+
+    def on_unmount(self) -> None:
+        """The screen goes (the app quits, ctrl+q): a run still in flight is cancelled and
+        killed after QUIT_GRACE_S with its whole process group; the run thread records it
+        as cancelled before the process exits."""
+        handle = self.handle
+        if handle is not None and not getattr(handle, "done", self.status not in BUSY):
+            handle.cancel(grace_s=self.QUIT_GRACE_S)
+
     # --- comparing runs ------------------------------------------------------------------
     def action_overlay(self) -> None:
         """Overlay the next recorded run of this exercise; past the last one, clear it."""
@@ -392,7 +402,9 @@ class ExerciseScreen(Screen[None]):
             self.app.call_from_thread(self._failed_to_start, str(exc))
             return
         self.handle = handle
-        self.app.call_from_thread(self._set_status, "running")
+        if not self.is_mounted:            # the app quit while the run was starting
+            handle.cancel(grace_s=self.QUIT_GRACE_S)
+        self._to_ui(self._set_status, "running")
         last = 0.0
         for event in handle.events():
             with self._events_lock:
@@ -400,8 +412,16 @@ class ExerciseScreen(Screen[None]):
             now = time.monotonic()
             if getattr(event, "type", "") != "step" or now - last >= self.DRAIN_S:
                 last = now
-                self.app.call_from_thread(self._drain)
-        self.app.call_from_thread(self._drain)
+                self._to_ui(self._drain)
+        self._to_ui(self._drain)
+
+    def _to_ui(self, fn: Any, *args: Any) -> None:
+        """Call `fn` on the UI thread; once the app has gone, the run is read to its end
+        (and recorded) without a screen to show it."""
+        try:
+            self.app.call_from_thread(fn, *args)
+        except Exception:  # noqa: BLE001, S110 - no app, no screen: nothing to show it on
+            pass
 
     def _drain(self) -> None:
         """Handle the queued events, in order (on the UI thread)."""
