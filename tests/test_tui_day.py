@@ -261,21 +261,22 @@ async def test_a_whole_day_then_review_tomorrow_with_undo(tmp_path: Path) -> Non
         assert service2.db.execute("SELECT count(*) FROM review_log").fetchone()[0] == logged - 1
         assert not service2.plan_reviews("epochs-101")[0].done
 
-        # grade everything (Good), then the summary with the next review date
+        # grade everything (Good): cards in short learning steps wait for their step (the
+        # wait screen counts down); r takes the next one at once (Easy), then the summary
         for _ in range(len(due)):
             await pilot.press("enter", "3")
             await pilot.pause()
-        summary = static_text(review.query_one("#summary-text", Static))
-        assert f"You reviewed {len(due)} items" in summary
-        # cards in short learning steps fall due again today: r goes on with them (Easy)
-        for _ in range(5):
-            if "press r to go on" not in summary:
+        assert review.waiting
+        assert "come back today" in static_text(review.query_one("#wait-text", Static))
+        for _ in range(20):
+            if not review.waiting:
                 break
             await pilot.press("r")
-            for _ in range(len(review.queue)):
-                await pilot.press("enter", "4")
-                await pilot.pause()
-            summary = static_text(review.query_one("#summary-text", Static))
+            await pilot.press("enter", "4")
+            await pilot.pause()
+        summary = static_text(review.query_one("#summary-text", Static))
+        assert f"You reviewed {len(review.results)} items" in summary
+        assert len(review.results) > len(due)
         next_day = service2.next_review_date()
         assert next_day is not None and next_day > date(2026, 11, 24)
         assert f"Next review: {short_date(next_day, date(2026, 11, 24))} ({next_day})" in summary

@@ -132,9 +132,17 @@ class _Session:
                 self.say(Markdown(item.context))
             else:
                 self.say("[dim](no reference answer: compare with the lesson)[/dim]")
+            if item.kind == "plan":
+                after = {1: "again later", 2: "done", 3: "done", 4: "done"}
+            else:
+                from studyapp.tui.format import interval_label
+
+                after = {r: interval_label(d) for r, d in (self.svc.intervals(item.id)
+                                                           or {}).items()}
+            choices = " · ".join(f"[bold]{r}[/bold] {RATING_NAMES[r]}"
+                                 + (f" ({after[r]})" if r in after else "") for r in RATING_NAMES)
             while True:
-                raw = self.ask("Grade [bold]1[/bold] Again · [bold]2[/bold] Hard · "
-                               "[bold]3[/bold] Good · [bold]4[/bold] Easy (u undo, q stop): ")
+                raw = self.ask(f"Grade {choices} (u undo, q stop): ")
                 if raw is None or raw.strip().lower() == "q":
                     return
                 raw = raw.strip().lower()

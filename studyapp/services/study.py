@@ -80,6 +80,7 @@ class GradeResult:
     item_id: str
     rating: int
     next_due: date | None  # None: a plan step completed
+    due_at: datetime | None = None  # when it is due again (UTC; FSRS's due for a card)
 
 
 @dataclass(frozen=True)
@@ -402,7 +403,8 @@ class StudyService:
                 reviews.put_plan(c, after)
                 log(c, item_id=item_id, kind="plan", prev_state=None,
                     before=_plan_state(plan), after=_plan_state(after))
-                return GradeResult(item_id, rating, after.due_day if again else None)
+                return GradeResult(item_id, rating, after.due_day if again else None,
+                                   now if again else None)
             card_id = reviews.resolve_card(c, item_id)
             if card_id is None:
                 raise KeyError(f"no plan prompt or card with id {item_id!r}")
@@ -415,7 +417,7 @@ class StudyService:
                 reviews.set_scheduled(c, card_id, True)
             log(c, item_id=card_id, kind="card", prev_state=before.state if before else None,
                 before=before.to_dict() if before else None, after=state.to_dict())
-        return GradeResult(card_id, rating, state.due_day)
+        return GradeResult(card_id, rating, state.due_day, state.due)
 
     @_locked
     def intervals(self, item_id: str) -> dict[int, timedelta] | None:

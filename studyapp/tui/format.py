@@ -6,7 +6,7 @@ No Textual here: these are plain functions over dates and numbers, tested on the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -26,6 +26,38 @@ def short_date(day: date, today: date | None = None) -> str:
         if day.year != today.year:
             return f"{day:%a} {day.day} {day:%b %Y}"
     return f"{day:%a} {day.day} {day:%b}"
+
+
+def overdue(day: date, today: date) -> str | None:
+    """`1 day overdue`, `3 days overdue`; None when `day` is today or later."""
+    late = (today - day).days
+    if late <= 0:
+        return None
+    return f"{late} day{'s' if late != 1 else ''} overdue"
+
+
+def interval_label(delta: timedelta) -> str:
+    """An interval as a grade button shows it (Anki style): `1m`, `10m`, `3h`, `3d`,
+    `1.5mo`, `2y`."""
+    seconds = max(0.0, delta.total_seconds())
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))}m"
+    if seconds < 86400:
+        return f"{round(seconds / 3600)}h"
+    days = seconds / 86400
+    if days < 30:
+        return f"{round(days)}d"
+    if days < 365:
+        return f"{days / 30:.1f}".removesuffix(".0") + "mo"
+    return f"{days / 365:.1f}".removesuffix(".0") + "y"
+
+
+def countdown(delta: timedelta) -> str:
+    """`9:58`, `1:02:03`: how long until something comes back."""
+    total = max(0, int(delta.total_seconds() + 0.999))
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def sparkline(counts: Sequence[int]) -> str:
@@ -53,7 +85,8 @@ def lesson_state_label(state: str, position: int, total: int, next_review: date 
         return "BROKEN"
     if state == "done":
         if next_review is not None:
-            return f"done · review {short_date(next_review, today)}"
+            late = overdue(next_review, today) if today is not None else None
+            return f"done · review {late or short_date(next_review, today)}"
         return "done"
     if state == "in_progress":
         return f"in progress · {min(position + 1, total)}/{total}" if total else "in progress"

@@ -1,8 +1,16 @@
-"""The daily review: today's queue, one prompt at a time, graded 1-4, with undo."""
+"""The daily review: today's queue, one prompt at a time, graded 1-4, with undo.
+
+Each grade button shows the interval it would give (`3 Good · 3d`). A card graded into a
+learning step that falls due again today comes back by itself once its step is due (it
+goes next as soon as its time has come); when only such cards remain, a short wait
+screen counts down to the first of them (`r` takes it at once). A plan prompt graded
+Again comes back at the end of the session. An overdue item says how overdue it is.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -14,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from studyapp.tui.format import RATINGS, plural, short_date
+from studyapp.tui.format import RATINGS, countdown, interval_label, overdue, plural, short_date
 from studyapp.tui.widgets.answer_card import AnswerCard
 
 if TYPE_CHECKING:
@@ -51,6 +59,7 @@ class ReviewScreen(Screen[None]):
         self.index = 0
         self.results: list[GradeResult] = []
         self.more: list[DueItem] = []
+        self.waiting: list[tuple[datetime, DueItem]] = []  # learning steps due later today
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="topbar"):
@@ -60,6 +69,8 @@ class ReviewScreen(Screen[None]):
             yield ProgressBar(total=max(1, len(self.queue)), show_eta=False,
                               show_percentage=False, id="review-bar")
         yield AnswerCard(id="review-card")
+        with Vertical(id="review-wait", classes="panel"):
+            yield Static("", id="wait-text")
         with Vertical(id="review-summary", classes="panel"):
             yield Static("", id="summary-text")
             with Horizontal(classes="button-row"):
@@ -69,6 +80,8 @@ class ReviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#review-summary").border_title = "Done for today"
+        self.query_one("#review-wait").border_title = "Learning steps"
+        self.set_interval(1.0, self._tick)
         self.show_current()
         if self.service.study_settings.suggest_grades:
             self.call_after_refresh(self._start_suggester)
@@ -124,12 +137,32 @@ class ReviewScreen(Screen[None]):
     def card(self) -> AnswerCard:
         return self.query_one("#review-card", AnswerCard)
 
+    def _take_due_learning(self) -> None:
+        """Learning cards whose step has come go next."""
+        now = self.service.now()
+        ready = [item for at, item in sorted(self.waiting, key=lambda w: w[0]) if at <= now]
+        if ready:
+            self.waiting = [w for w in self.waiting if w[1] not in ready]
+            self.queue[self.index:self.index] = ready
+
+    def _tick(self) -> None:
+        """Once a second: the wait screen's countdown, and a step that has come."""
+        if not self.waiting or self.index < len(self.queue):
+            return
+        self.show_current()
+
     def show_current(self) -> None:
+        self._take_due_learning()
         total = len(self.queue)
         self.query_one("#review-bar", ProgressBar).update(total=max(1, total), progress=self.index)
         finished = self.index >= total
+        waiting = finished and bool(self.waiting)
         self.card.display = not finished
-        self.query_one("#review-summary").display = finished
+        self.query_one("#review-wait").display = waiting
+        self.query_one("#review-summary").display = finished and not waiting
+        if waiting:
+            self._show_wait()
+            return
         if finished:
             self.query_one("#review-progress", Static).update(f"{total}/{total}")
             self._show_summary()
@@ -141,9 +174,31 @@ class ReviewScreen(Screen[None]):
         if item.card_kind:
             kind = f"{item.card_kind.capitalize()} card"
         header = f"{kind} · {item.lesson_title}"
-        if item.due < self.service.today():
-            header += f" · due {short_date(item.due, self.service.today())}"
+        late = overdue(item.due, self.service.today())
+        if late:
+            header += f" · {late}"
         self.card.show(item.prompt, item.answer, item.context, header=header)
+        self.card.set_intervals(self._labels(item))
+        self.refresh_bindings()
+
+    def _labels(self, item: DueItem) -> dict[int, str]:
+        if item.kind == "plan":
+            return {1: "again later", 2: "done", 3: "done", 4: "done"}
+        intervals = self.service.intervals(item.id) or {}
+        return {r: interval_label(d) for r, d in intervals.items()}
+
+    def _show_wait(self) -> None:
+        at, _item = min(self.waiting, key=lambda w: w[0])
+        left = at - self.service.now()
+        text = Text()
+        text.append(f"{plural(len(self.waiting), 'card')} in learning steps come back today.\n",
+                    style="bold")
+        text.append(f"The next one in {countdown(left)}. ")
+        text.append("Press r to take it now, escape to go home.", style="dim")
+        self.query_one("#wait-text", Static).update(text)
+        self.query_one("#review-progress", Static).update(
+            f"{len(self.queue)}/{len(self.queue)} · waiting")
+        self.refresh_bindings()
 
     def _show_summary(self) -> None:
         today = self.service.today()
@@ -169,7 +224,7 @@ class ReviewScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "more":
-            return bool(self.index >= len(self.queue) and self.more)
+            return bool(self.index >= len(self.queue) and (self.more or self.waiting))
         if action == "grade":
             return self.index < len(self.queue) and self.card.revealed
         return True
@@ -179,7 +234,14 @@ class ReviewScreen(Screen[None]):
             self.card.action_grade(rating)
 
     def action_more(self) -> None:
-        """Another round with what fell due again during this session."""
+        """The next learning card now (on the wait screen), or another round with what fell
+        due again during this session."""
+        if self.index >= len(self.queue) and self.waiting:
+            first = min(self.waiting, key=lambda w: w[0])
+            self.waiting.remove(first)
+            self.queue.append(first[1])
+            self.show_current()
+            return
         if self.index >= len(self.queue) and self.more:
             self.queue, self.index, self.more = self.more, 0, []
             self.show_current()
@@ -191,6 +253,11 @@ class ReviewScreen(Screen[None]):
                                     answer=event.answer or None)
         self.results.append(result)
         self.index += 1
+        if item.kind == "plan" and result.next_due is not None:
+            self.queue.append(item)  # Again: asked again at the end of the session
+        elif (item.kind == "card" and result.due_at is not None
+              and result.next_due is not None and result.next_due <= self.service.today()):
+            self.waiting.append((result.due_at, item))
         self.show_current()
 
     def action_undo(self) -> None:
@@ -202,7 +269,11 @@ class ReviewScreen(Screen[None]):
         what = "the last grade"
         if self.results and self.results[-1].item_id == undone:
             what = f"{RATINGS[self.results.pop().rating]} (the last grade)"
+        self.waiting = [w for w in self.waiting if w[1].id != undone]
         back = next((i for i in range(self.index - 1, -1, -1) if self.queue[i].id == undone), None)
+        if back is not None:  # the copy a plan Again put at the end goes too
+            self.queue = self.queue[:back + 1] + [
+                q for q in self.queue[back + 1:] if q.id != undone]
         if back is None:
             self.notify("Undid a grade from an earlier session.")
             self.queue = self.service.due()

@@ -135,6 +135,12 @@ class AnswerCard(Vertical, can_focus=True):
         label.display = typed is not None
         label.update(Text(typed or "(no answer typed)", style="" if typed else "dim italic"))
 
+    def set_intervals(self, labels: dict[int, str] | None) -> None:
+        """What each grade would give, on its button (`3 Good · 3d`); None: names only."""
+        for rating, name in RATINGS.items():
+            extra = f" · {labels[rating]}" if labels and rating in labels else ""
+            self.query_one(f"#grade-{rating}", Button).label = f"{rating} {name}{extra}"
+
     def set_status(self, text: str) -> None:
         self.query_one("#card-status", Static).update(Text(text))
 
