@@ -113,16 +113,22 @@ def list_cmd(settings: Settings, as_json: bool) -> None:
 @click.option("--code", metavar="PATH",
               help="Your code: a file path, 'learner' (the bundled file) or 'solution' "
                    "(the reference solution, the default).")
+@click.option("--predict", "predict", metavar="VALUE",
+              help="Your prediction of the run's headline outcome (spam: test accuracy, "
+                   "overfitting: the epoch of the lowest validation loss, lora: the share "
+                   "of parameters LoRA trains), kept with the run and compared at the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
 @click.pass_obj
 def run_cmd(settings: Settings, exercise_id: str, variant: str | None, device: str | None,
-            sets: tuple[str, ...], code: str | None, as_json: bool) -> None:
+            sets: tuple[str, ...], code: str | None, predict: str | None,
+            as_json: bool) -> None:
     """Run exercise ID: train, evaluate, check. Ctrl-C cancels and keeps what was measured."""
     from studyapp.training.catalog import ExerciseError, parse_overrides
     from studyapp.training.settings import SettingsError
 
     svc = _service(settings)
     try:
+        predicted = _prediction(svc, exercise_id, predict)
         handle = svc.start_run(exercise_id, variant=variant, device=device,
                                overrides=parse_overrides(sets), code=code)
     except SettingsError as exc:
@@ -155,8 +161,13 @@ def run_cmd(settings: Settings, exercise_id: str, variant: str | None, device: s
 
     for err in handle.recorder_errors:
         click.echo(f"warning: the run could not be recorded: {err}", err=True)
+    settled = None
+    if predicted is not None:
+        settled = _settle(settings, svc.exercise(exercise_id), result, predicted)
     if as_json:
         out = result.to_dict()
+        if settled is not None:
+            out["prediction"] = settled.to_dict()
         out.pop("losses", None)
         out["losses"] = {"train_points": len(result.losses["train"]),
                          "val": result.losses["val"]}
@@ -165,10 +176,47 @@ def run_cmd(settings: Settings, exercise_id: str, variant: str | None, device: s
         _dump(out)
     else:
         _print_result(result)
+        if settled is not None:
+            from studyapp.services.predictions import describe, prediction_for
+
+            spec = prediction_for(svc.exercise(exercise_id))
+            assert spec is not None
+            click.echo(f"Prediction: {describe(spec, settled)}")
     if result.status == "cancelled":
         sys.exit(EXIT_CANCELLED)
     if result.status != "finished" or result.passed is False:
         sys.exit(1)
+
+
+def _prediction(svc: Any, exercise_id: str, text: str | None) -> float | None:
+    """The --predict value, checked before anything starts (bad: exit 2, one line)."""
+    if text is None:
+        return None
+    from studyapp.services.predictions import prediction_for
+    from studyapp.training.prediction import PredictionError
+
+    try:
+        spec = prediction_for(svc.exercise(exercise_id))
+        if spec is None:
+            raise PredictionError(f"exercise {exercise_id!r} asks for no prediction")
+        return spec.parse(text)
+    except PredictionError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_BAD_SETTING)
+
+
+def _settle(settings: Settings, ex: Any, result: Any, predicted: float) -> Any:
+    """Keep the prediction with the run; a far-off one brings the concept cards forward."""
+    from studyapp.services.predictions import settle
+    from studyapp.services.study import StudyService
+    from studyapp.store.db import StoreError
+
+    try:
+        with StudyService.open(settings, sync=False) as study:
+            return settle(study, ex, result.run_id, predicted, result.metrics)
+    except (StoreError, OSError) as exc:
+        click.echo(f"warning: the prediction could not be recorded: {exc}", err=True)
+        return None
 
 
 def _run_with_progress(handle, console=None, on_event=None):  # -> RunResult
@@ -306,11 +354,14 @@ def runs_cmd(settings: Settings, exercise_id: str | None, limit: int, as_json: b
     try:
         records = _service(settings).runs(exercise_id, limit=limit)
         trials = {r.id: _service(settings).trials(r.id) for r in records}
+        predicted = _service(settings).predictions([r.id for r in records])
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         _dump([{**r.to_dict(), **({"trials": [t.to_dict() for t in trials[r.id]]}
-                                   if trials[r.id] else {})} for r in records])
+                                   if trials[r.id] else {}),
+                 **({"prediction": predicted[r.id].to_dict()} if r.id in predicted else {})}
+               for r in records])
         return
     # plain columns: readable in an 80-column terminal and through a pipe; a search's
     # trials (sweep) are grouped under its run, one line each
@@ -329,6 +380,8 @@ def runs_cmd(settings: Settings, exercise_id: str | None, limit: int, as_json: b
         if trials[r.id]:
             lines[len(rows) - 1] = [_trial_line(t, m.get("chosen_trial"))
                                     for t in trials[r.id]]
+        if r.id in predicted:
+            lines.setdefault(len(rows) - 1, []).append(_prediction_line(predicted[r.id]))
     if records:
         widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
         click.echo("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip())
@@ -339,6 +392,14 @@ def runs_cmd(settings: Settings, exercise_id: str | None, limit: int, as_json: b
                 click.echo(line)
     if not records:
         click.echo("no runs yet")
+
+
+def _prediction_line(p: Any) -> str:  # p: store.predictions.PredictionRow
+    """`  predicted accuracy 0.8, was 0.97 (far off)` under its run."""
+    if p.outcome is None:
+        return f"  predicted {p.metric} {_fmt(p.predicted, 3)}, no outcome"
+    return (f"  predicted {p.metric} {_fmt(p.predicted, 3)}, was {_fmt(p.outcome, 3)}"
+            f" ({'far off' if p.far else 'close'})")
 
 
 def _trial_line(t: Any, chosen: Any) -> str:  # t: a trial's RunRecord

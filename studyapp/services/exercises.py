@@ -161,6 +161,12 @@ class ExerciseService:
         empty for a run that searched nothing."""
         return self._read(lambda db: _runs().trials_of(db, run_id), [])
 
+    def predictions(self, run_ids: list[str]) -> dict[str, Any]:
+        """The learner's predictions of these runs (store.predictions.PredictionRow)."""
+        from studyapp.store.predictions import predictions_for
+
+        return self._read(lambda db: predictions_for(db.conn, run_ids), {})
+
     def _read(self, fn: Callable[[Any], Any], default: Any) -> Any:
         if self._db is not None:
             return fn(self._db)

@@ -32,14 +32,15 @@ from studyapp.course.cache import load_course as _load_course
 from studyapp.course.model import Diagnostic, Lesson, ParseResult, SectionKind, Severity
 from studyapp.course.passages import relevant_passages
 from studyapp.store import cards as card_store
-from studyapp.store import fsrs_params, progress, reviews
+from studyapp.store import fsrs_params, predictions, progress, reviews
 from studyapp.store.db import open_database, write_transaction
+from studyapp.store.predictions import PredictionRow
 from studyapp.store.settings import StudySettings, load_settings, set_setting
 from studyapp.store.sync import SyncReport, stored_lessons, sync_course
 from studyapp.store.typed_answers import graded_typed_answers
 from studyapp.study import srs
 from studyapp.study import stats as study_stats
-from studyapp.study.day import learner_day, resolve_timezone, utc_text
+from studyapp.study.day import day_start, learner_day, resolve_timezone, utc_text
 from studyapp.study.identity import earlier_lesson_id, quiz_card_natural_id
 from studyapp.study.plan import plan_id, plan_steps
 from studyapp.study.queue import DueItem, Limits, build_queue, rooms
@@ -634,6 +635,24 @@ class StudyService:
         if fit is None:
             return srs.DEFAULT_WEIGHTS, "default"
         return fit.parameters, f"fitted {fit.applied_at[:10]} on {fit.reviews} answers"
+
+    # -- exercises feed the scheduler ---------------------------------------------------------------
+
+    @_locked
+    def bring_forward(self, lesson_id: str, kinds: tuple[str, ...] = ("concept",),
+                      keys: tuple[str, ...] = ()) -> list[str]:
+        """Make the lesson's scheduled cards of these kinds (these keys, when given) due
+        tomorrow if they fall due later; new cards stay new. Returns the ids moved."""
+        tomorrow = self.today() + timedelta(days=1)
+        due = utc_text(day_start(tomorrow, self.tz, self.start_hour))
+        with write_transaction(self.conn) as c:
+            ids = card_store.lesson_card_ids(c, lesson_id, kinds, keys)
+            return card_store.bring_forward(c, ids, tomorrow, due)
+
+    @_locked
+    def save_prediction(self, row: PredictionRow) -> None:
+        with write_transaction(self.conn) as c:
+            predictions.put_prediction(c, row)
 
     @_locked
     def graded_typed_answers(self) -> list[GradedAnswer]:

@@ -110,3 +110,27 @@ def card_flags(conn: sqlite3.Connection, card_id: str) -> tuple[bool, date | Non
     if row is None:
         return None
     return bool(row[0]), date.fromisoformat(row[1]) if row[1] else None
+
+
+def lesson_card_ids(conn: sqlite3.Connection, lesson_id: str, kinds: tuple[str, ...],
+                    keys: tuple[str, ...] = ()) -> list[str]:
+    """Live cards of a lesson of these kinds (only these keys, when given), course order."""
+    marks = ",".join("?" * len(kinds))
+    rows = conn.execute(
+        f"SELECT id, key FROM cards WHERE lesson_id=? AND kind IN ({marks}) AND retired=0 "
+        "ORDER BY kind DESC, position", (lesson_id, *kinds)).fetchall()
+    return [r[0] for r in rows if not keys or r[1] in keys]
+
+
+def bring_forward(conn: sqlite3.Connection, card_ids: list[str], day: date,
+                  due: str) -> list[str]:
+    """Scheduled cards due after `day` become due on `day` (at `due`, UTC text); new and
+    already-due cards are left as they are. Returns the ids that moved."""
+    moved = []
+    for card_id in card_ids:
+        cur = conn.execute("UPDATE card_state SET due_day=?, due=min(due, ?) "
+                           "WHERE card_id=? AND due_day>?",
+                           (day.isoformat(), due, card_id, day.isoformat()))
+        if cur.rowcount:
+            moved.append(card_id)
+    return moved

@@ -225,8 +225,25 @@ def migration_4_run_parent(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
 
 
+def migration_5_run_predictions(conn: sqlite3.Connection) -> None:
+    """Predict, then run: the learner's prediction of a run's headline outcome, kept with
+    the outcome (NULL until the run ends with one) and whether it was far off."""
+    conn.execute(
+        "CREATE TABLE run_predictions ("
+        " run_id TEXT PRIMARY KEY,"              # runs.id
+        " exercise TEXT NOT NULL,"
+        " metric TEXT NOT NULL,"                 # the metric predicted (accuracy, ...)
+        " predicted REAL NOT NULL,"
+        " outcome REAL,"
+        " error REAL,"                           # |predicted - outcome| in the spec's scale
+        " far INTEGER NOT NULL DEFAULT 0,"       # 1: far off (the concept cards came due)
+        " cards_due TEXT,"                       # JSON list of the card ids brought forward
+        " created_at TEXT NOT NULL)")
+
+
 MIGRATIONS: list[Migration] = [migration_1_initial, migration_2_run_owner,
-                               migration_3_card_browser, migration_4_run_parent]
+                               migration_3_card_browser, migration_4_run_parent,
+                               migration_5_run_predictions]
 
 
 def index_statements() -> list[str]:

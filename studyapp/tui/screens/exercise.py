@@ -105,6 +105,8 @@ class ExerciseScreen(Screen[None]):
         self._watch_path: Any = None
         self._watch_stamp: tuple[int, int] | None = None
         self._watch_timer: Any = None
+        self.prediction: float | None = None           # the learner's, for the run started
+        self._predicted_run: str | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="topbar topbar-row"):
@@ -277,9 +279,33 @@ class ExerciseScreen(Screen[None]):
         self._set_status("checks pass" if report.passed else "checks fail")
 
     def action_start(self, code: str = "solution") -> None:
-        """Train: `code` is "solution" (the reference) or "mine" (the learner's copy)."""
+        """Train: `code` is "solution" (the reference) or "mine" (the learner's copy).
+        An exercise with a headline outcome asks for a prediction first."""
         if self.exercise is None or self.status in BUSY:
             return
+        from studyapp.services.predictions import prediction_for
+        from studyapp.training.prediction import PredictionError
+
+        try:
+            spec = prediction_for(self.exercise)
+        except PredictionError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            spec = None
+        if spec is None:
+            self._start(code, None)
+            return
+        from studyapp.tui.screens.predict import Predicted, PredictScreen
+
+        def chosen(answer: Predicted | None) -> None:
+            if answer is not None:
+                self._start(code, answer.value)
+
+        self.app.push_screen(PredictScreen(spec), chosen)
+
+    def _start(self, code: str, prediction: float | None) -> None:
+        if self.exercise is None or self.status in BUSY:
+            return
+        self.prediction, self._predicted_run = prediction, None
         path = None
         if code == "mine":
             path = str(self.learner.code_path(self.exercise_id))
@@ -431,6 +457,27 @@ class ExerciseScreen(Screen[None]):
         for event in events:
             self._on_event(event)
 
+    def _settle_prediction(self, metrics: dict[str, Any] | None) -> None:
+        """Prediction against outcome, kept with the run; far off: concept cards due."""
+        run_id, predicted = self._predicted_run, self.prediction
+        self.prediction = self._predicted_run = None
+        if run_id is None or predicted is None:
+            return
+        from studyapp.services.predictions import describe, prediction_for, settle
+
+        try:
+            row = settle(self.service, self.exercise, run_id, predicted, metrics)
+        except Exception as exc:  # noqa: BLE001 - shown, never raised into the UI
+            self.query_one("#run-log", RichLog).write(
+                Text(f"Could not keep the prediction: {exc}", style="red"))
+            return
+        spec = prediction_for(self.exercise)
+        assert spec is not None
+        text = f"Prediction: {describe(spec, row)}"
+        self.query_one("#run-log", RichLog).write(
+            Text(text, style="bold yellow" if row.far else "bold green"))
+        self.notify(text, timeout=15, markup=False)
+
     def _failed_to_start(self, message: str) -> None:
         self.query_one("#run-log", RichLog).write(Text(f"Could not start: {message}",
                                                        style="bold red"))
@@ -456,6 +503,8 @@ class ExerciseScreen(Screen[None]):
                 self.query_one(TrialsTable).clear()
                 plot.set_trials([])
             self.base_run_id, self.base_settings = event.run_id, dict(event.settings or {})
+            if self.prediction is not None:
+                self._predicted_run = event.run_id
             progress.start(event.total_steps, event.device)
             if self.overlay_run is not None:
                 self._show_overlay()          # its label now compares with this run
@@ -491,3 +540,4 @@ class ExerciseScreen(Screen[None]):
             self._set_status("cancelled")
         if kind in ENDS:
             plot.flush()
+            self._settle_prediction(getattr(event, "metrics", None))
