@@ -181,7 +181,9 @@ def run_cmd(settings: Settings, exercise_id: str, variant: str | None, device: s
 
             spec = prediction_for(svc.exercise(exercise_id))
             assert spec is not None
-            click.echo(f"Prediction: {describe(spec, settled)}")
+            from studyapp.textsafe import safe_text
+
+            click.echo(safe_text(f"Prediction: {describe(spec, settled)}"))
     if result.status == "cancelled":
         sys.exit(EXIT_CANCELLED)
     if result.status != "finished" or result.passed is False:
@@ -396,10 +398,12 @@ def runs_cmd(settings: Settings, exercise_id: str | None, limit: int, as_json: b
 
 def _prediction_line(p: Any) -> str:  # p: store.predictions.PredictionRow
     """`  predicted accuracy 0.8, was 0.97 (far off)` under its run."""
+    from studyapp.textsafe import safe_text
+
     if p.outcome is None:
-        return f"  predicted {p.metric} {_fmt(p.predicted, 3)}, no outcome"
-    return (f"  predicted {p.metric} {_fmt(p.predicted, 3)}, was {_fmt(p.outcome, 3)}"
-            f" ({'far off' if p.far else 'close'})")
+        return safe_text(f"  predicted {p.metric} {_fmt(p.predicted, 3)}, no outcome")
+    return safe_text(f"  predicted {p.metric} {_fmt(p.predicted, 3)}, was "
+                     f"{_fmt(p.outcome, 3)} ({'far off' if p.far else 'close'})")
 
 
 def _trial_line(t: Any, chosen: Any) -> str:  # t: a trial's RunRecord

@@ -23,6 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Markdown, RichLog, Static
 
+from studyapp.textsafe import safe_rich_text, safe_text
 from studyapp.tui.widgets.loss_plot import LossPlot, Overlay
 from studyapp.tui.widgets.run_progress import RunProgress, format_metrics
 from studyapp.tui.widgets.trials import TrialRow, TrialsTable
@@ -289,7 +290,7 @@ class ExerciseScreen(Screen[None]):
         try:
             spec = prediction_for(self.exercise)
         except PredictionError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self.notify(safe_text(exc), severity="error", markup=False)
             spec = None
         if spec is None:
             self._start(code, None)
@@ -469,14 +470,14 @@ class ExerciseScreen(Screen[None]):
             row = settle(self.service, self.exercise, run_id, predicted, metrics)
         except Exception as exc:  # noqa: BLE001 - shown, never raised into the UI
             self.query_one("#run-log", RichLog).write(
-                Text(f"Could not keep the prediction: {exc}", style="red"))
+                safe_rich_text(f"Could not keep the prediction: {exc}", style="red"))
             return
         spec = prediction_for(self.exercise)
         assert spec is not None
         text = f"Prediction: {describe(spec, row)}"
         self.query_one("#run-log", RichLog).write(
-            Text(text, style="bold yellow" if row.far else "bold green"))
-        self.notify(text, timeout=15, markup=False)
+            safe_rich_text(text, style="bold yellow" if row.far else "bold green"))
+        self.notify(safe_text(text), timeout=15, markup=False)
 
     def _failed_to_start(self, message: str) -> None:
         self.query_one("#run-log", RichLog).write(Text(f"Could not start: {message}",

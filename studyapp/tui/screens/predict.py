@@ -13,6 +13,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from studyapp.textsafe import safe_rich_text
+
 if TYPE_CHECKING:
     from studyapp.training.prediction import PredictionSpec
 
@@ -36,7 +38,7 @@ class PredictScreen(ModalScreen[Predicted | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="predict-box", classes="panel"):
             yield Static(Text("Predict, then run", style="bold"))
-            yield Static(Text(self.spec.question), id="predict-question")
+            yield Static(safe_rich_text(self.spec.question), id="predict-question")
             yield Input(placeholder=self.spec.hint(), id="predict-input")
             yield Static(Text("Enter runs (empty: without a prediction) · esc: don't run",
                               style="dim"), id="predict-error")
@@ -57,7 +59,8 @@ class PredictScreen(ModalScreen[Predicted | None]):
         try:
             value = self.spec.parse(text)
         except PredictionError as exc:
-            self.query_one("#predict-error", Static).update(Text(str(exc), style="bold red"))
+            self.query_one("#predict-error", Static).update(
+                safe_rich_text(str(exc), style="bold red"))
             return
         self.dismiss(Predicted(value))
 
