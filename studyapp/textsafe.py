@@ -4,9 +4,10 @@ learner output and anything else that is data, not presentation.
 Invariants of `safe_text`:
 - no C0 control character except newline and tab, no DEL, no C1 control character
   (U+0080-U+009F, U+009B the 8-bit CSI among them), no bidirectional override or isolate
-  (the "trojan source" characters) survives: each is shown as a visible escape (`\\x1b`,
-  `\\x9b`, `\\u202e`), so ESC[2J, OSC 52 (clipboard), OSC 0 (window title) and OSC 8 never
-  reach the terminal as sequences, and a reader still sees that something was there;
+  (the "trojan source" characters) survives: each is shown as a visible escape (`\\x1b`
+  for C0, `\\u009b` for DEL, C1 and the rest, which is also a valid JSON string escape),
+  so ESC[2J, OSC 52 (clipboard), OSC 0 (window title) and OSC 8 never reach the terminal
+  as sequences, and a reader still sees that something was there;
 - a CR of a CRLF line end is dropped (a lone CR is escaped: it could overwrite a line);
 - lone surrogates (invalid UTF-8 read with `surrogateescape`) become U+FFFD, so writing
   the text never raises `UnicodeEncodeError`;
@@ -48,7 +49,7 @@ def _visible(match: re.Match[str]) -> str:
     if ch in _NAMED:
         return _NAMED[ch]
     code = ord(ch)
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    return f"\\x{code:02x}" if code < 0x20 else f"\\u{code:04x}"
 
 
 def safe_text(value: Any) -> str:

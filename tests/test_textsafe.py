@@ -24,9 +24,9 @@ ATTACKS = {
     "OSC 0 title": ("\x1b]0;pwned\x07x", "\\x1b]0;pwned\\x07x"),
     "OSC 8 link": ("\x1b]8;;http://x\x1b\\t\x1b]8;;\x1b\\",
                    "\\x1b]8;;http://x\\x1b\\t\\x1b]8;;\\x1b\\"),
-    "C1 CSI": ("a\x9b2Jb", "a\\x9b2Jb"),
+    "C1 CSI": ("a\x9b2Jb", "a\\u009b2Jb"),
     "NUL": ("a\x00b", "a\\x00b"),
-    "DEL": ("a\x7fb", "a\\x7fb"),
+    "DEL": ("a\x7fb", "a\\u007fb"),
     "lone CR": ("good\rbad", "good\\rbad"),
     "CRLF": ("one\r\ntwo\r\n", "one\ntwo\n"),
     "bidi override": ("abc\u202edcba", "abc\\u202edcba"),
@@ -54,7 +54,7 @@ def test_ordinary_text_is_kept(text):
 
 
 def test_control_chars_names_the_lines():
-    assert control_chars("ok\nbad \x1b[2J\r\nfine\r\nalso \x9b") == [(2, "\\x1b"), (4, "\\x9b")]
+    assert control_chars("ok\nbad \x1b[2J\r\nfine\r\nalso \x9b") == [(2, "\\x1b"), (4, "\\u009b")]
 
 
 @pytest.mark.parametrize("text", ["[/INST]", "[/]", "[INST]hi[/INST]", "[bold red]x",

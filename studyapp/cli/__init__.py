@@ -25,6 +25,10 @@ from studyapp.config import Settings
 @click.pass_context
 def main(ctx: click.Context, db: str | None, lessons: str | None, now: str | None) -> None:
     """Study the fine-tuning course in the terminal. Without a command, opens the app."""
+    if ctx.invoked_subcommand is not None:
+        from studyapp.cli.output import install
+
+        install()         # no control character of a lesson reaches the terminal
     try:
         ctx.obj = Settings.from_env(db=db, lessons=lessons, now=now)
     except ValueError as exc:

@@ -23,6 +23,7 @@ import click
 
 from studyapp.config import Settings
 from studyapp.jsonsafe import finite
+from studyapp.textsafe import escape_markup, safe_text
 
 EXIT_CANCELLED = 130
 EXIT_BAD_SETTING = 2
@@ -248,12 +249,14 @@ def _run_with_progress(handle, console=None, on_event=None):  # -> RunResult
             if on_event is not None:
                 on_event(event)
             if isinstance(event, Started):
-                progress.update(task, description=f"{event.exercise}/{event.variant}",
+                progress.update(task, description=escape_markup(f"{event.exercise}/"
+                                                                f"{event.variant}"),
                                 total=event.total_steps)
-                progress.console.print(f"device: {event.device}   model: {event.model}   "
+                progress.console.print(f"device: {escape_markup(event.device)}   "
+                                       f"model: {escape_markup(event.model)}   "
                                        f"training examples: {event.train_examples}")
             elif isinstance(event, Log):
-                progress.console.print(f"[dim]{event.message}")
+                progress.console.print(f"[dim]{escape_markup(event.message)}")
             elif isinstance(event, Evaluation):
                 acc = event.metrics.get("val_accuracy")
                 val_text = f"val {event.val_loss:.3f}" + (
@@ -328,11 +331,11 @@ def _print_result(result) -> None:  # result: RunResult
     console.print(table)
     for check in result.checks:
         mark = "[green]PASS[/green]" if check.get("passed") else "[red]FAIL[/red]"
-        console.print(f"{mark} {check.get('message')}")
+        console.print(f"{mark} {escape_markup(check.get('message'))}")
     if result.status == "failed":
-        console.print(f"[red]failed:[/red] {result.error}")
+        console.print(f"[red]failed:[/red] {escape_markup(result.error)}")
         if result.traceback:
-            console.print(Text(result.traceback.strip().splitlines()[-1]
+            console.print(Text(safe_text(result.traceback.strip().splitlines()[-1])
                                if result.traceback.strip() else "", style="dim"))
     elif result.status == "cancelled":
         console.print(f"[yellow]cancelled[/yellow] after {result.step} steps; "

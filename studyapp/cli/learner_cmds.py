@@ -49,7 +49,9 @@ def _fail(exc: Exception) -> click.ClickException:
 
 
 def _echo_report(report: Any) -> None:
-    for line in report.lines():
+    from studyapp.textsafe import safe_text
+
+    for line in map(safe_text, report.lines()):      # the learner's output is data
         if line.startswith("PASS "):
             click.echo(click.style("PASS", fg="green") + line[4:])
         elif line.startswith(("FAIL ", "ERROR ")):

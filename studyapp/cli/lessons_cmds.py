@@ -155,21 +155,23 @@ def render_lesson(lesson: Lesson, diagnostics: tuple[Diagnostic, ...]):  # -> ri
     from rich.table import Table
     from rich.text import Text
 
+    from studyapp.textsafe import safe_text as t  # lesson text is data, never markup
+
     parts: list = []
     head = Table.grid(padding=(0, 2))
-    head.add_row("id", lesson.id)
-    head.add_row("language", lesson.language or "—")
-    head.add_row("source", lesson.source)
+    head.add_row("id", Text(t(lesson.id)))
+    head.add_row("language", Text(t(lesson.language or "—")))
+    head.add_row("source", Text(t(lesson.source)))
     if lesson.exercises:
-        head.add_row("exercises", ", ".join(lesson.exercises))
+        head.add_row("exercises", Text(t(", ".join(lesson.exercises))))
     for key, value in lesson.meta:
-        head.add_row(key, str(value))
-    parts.append(Panel(head, title=f"[b]{escape(lesson.title)}[/b]", title_align="left"))
+        head.add_row(Text(t(key)), Text(t(value)))
+    parts.append(Panel(head, title=f"[b]{escape(t(lesson.title))}[/b]", title_align="left"))
 
     sections = Table("line", "section", "recognised as", box=None, header_style="dim")
     for s in lesson.sections:
         kind = s.kind.title if s.kind is not SectionKind.OTHER else "[dim]other (shown as written)"
-        sections.add_row(str(s.line), escape(s.heading), kind)
+        sections.add_row(str(s.line), escape(t(s.heading)), kind)
     parts.append(sections)
 
     def heading(text: str, count: int | None = None) -> Text:
@@ -181,7 +183,8 @@ def render_lesson(lesson: Lesson, diagnostics: tuple[Diagnostic, ...]):  # -> ri
         grid = Table.grid(padding=(0, 1))
         grid.add_column(width=indent + len(marker), justify="right", no_wrap=True)
         grid.add_column(ratio=1)
-        grid.add_row(marker, Text.assemble(*content))
+        grid.add_row(marker, Text.assemble(*(
+            t(c) if isinstance(c, str) else (t(c[0]), c[1]) for c in content)))
         return grid
 
     parts.append(heading("Prior knowledge", len(lesson.prior_knowledge)))
@@ -200,7 +203,7 @@ def render_lesson(lesson: Lesson, diagnostics: tuple[Diagnostic, ...]):  # -> ri
         if e.prose:
             parts.append(item("", (e.prose, "dim"), indent=3))
         for block in e.code:
-            parts.append(Syntax(block.text.rstrip(), block.language or "text",
+            parts.append(Syntax(t(block.text.rstrip()), t(block.language or "text"),
                                 line_numbers=False, word_wrap=True))
     parts.append(heading("Common pitfalls", len(lesson.pitfalls)))
     for p in lesson.pitfalls:
@@ -219,7 +222,7 @@ def render_lesson(lesson: Lesson, diagnostics: tuple[Diagnostic, ...]):  # -> ri
     parts.append(heading(title, len(lesson.review_plan)))
     plan = Table("after", "days", "prompt", box=None, header_style="dim", padding=(0, 2))
     for r in lesson.review_plan:
-        plan.add_row(r.interval or "—", str(r.days), r.prompt)
+        plan.add_row(Text(t(r.interval or "—")), str(r.days), Text(t(r.prompt)))
     parts.append(plan)
     if diagnostics:
         parts.append(heading("Diagnostics", len(diagnostics)))

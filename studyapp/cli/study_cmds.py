@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from studyapp.config import Settings
+from studyapp.textsafe import escape_markup, safe_rich_text, safe_text
 
 RATING_WORDS = {"again": 1, "hard": 2, "good": 3, "easy": 4}
 RATING_NAMES = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
@@ -107,6 +108,7 @@ class _Session:
     def run(self) -> None:
         from rich.markdown import Markdown
         from rich.rule import Rule
+        from rich.text import Text
 
         count = 0
         while True:
@@ -115,8 +117,9 @@ class _Session:
                 break
             count += 1
             kind = "review prompt" if item.kind == "plan" else f"{item.card_kind} card"
-            self.say(Rule(f"{left} due · {item.lesson_title} · {kind}", style="dim"))
-            self.say(f"[bold]{item.prompt}[/bold]", highlight=False)
+            self.say(Rule(f"{left} due · {escape_markup(item.lesson_title)} · {kind}",
+                          style="dim"))
+            self.say(safe_rich_text(item.prompt, "bold"), highlight=False)
             started = time.monotonic()
             answer = self.ask("[dim]Your answer (Enter to skip, u undo, q stop):[/dim] ")
             if answer is None or answer.strip().lower() == "q":
@@ -126,10 +129,11 @@ class _Session:
                 continue
             seconds = round(time.monotonic() - started, 1)
             if item.answer:
-                self.say(f"[green]Answer:[/green] {item.answer}", highlight=False)
+                self.say(Text.assemble(("Answer:", "green"), " ", safe_text(item.answer)),
+                         highlight=False)
             elif item.context:
                 self.say("[green]From the lesson:[/green]")
-                self.say(Markdown(item.context))
+                self.say(Markdown(safe_text(item.context)))
             else:
                 self.say("[dim](no reference answer: compare with the lesson)[/dim]")
             if item.kind == "plan":
@@ -317,7 +321,7 @@ def stats(settings: Settings, as_json: bool) -> None:
         console.print(f"Next 30 days: {sum(n for _d, n in s.forecast)} reviews")
         table = Table("lesson", "state", "next review", box=None)
         for e in s.lessons:
-            table.add_row(f"{e.title} ({e.id})", e.state,
+            table.add_row(safe_rich_text(f"{e.title} ({e.id})"), safe_rich_text(e.state),
                           e.next_review.isoformat() if e.next_review else "")
         console.print(table)
     finally:
