@@ -117,7 +117,7 @@ def resolve_lesson(settings: Settings, ref: str) -> ParseResult:
         return read_lesson(path)
     for candidate in lesson_files(settings.lessons_dir):
         if candidate.stem == ref or candidate.name == ref:
-            return read_lesson(candidate)
+            return read_lesson(candidate, settings.lessons_dir)
     for result in load_paths([settings.lessons_dir]):
         if result.lesson is not None and result.lesson.id == ref:
             return result

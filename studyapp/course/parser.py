@@ -25,6 +25,7 @@ from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 from mdit_py_plugins.front_matter import front_matter_plugin
 
+from studyapp.course.frontmatter import load_front_matter
 from studyapp.course.intervals import IntervalError, parse_interval
 from studyapp.course.model import (
     DEFAULT_PLAN_DAYS,
@@ -430,7 +431,7 @@ def _front_matter(root: SyntaxTreeNode, text: str, ctx: _Ctx) -> dict[str, Any]:
                       "front-matter")
         return {}
     try:
-        data = yaml.safe_load(node.content)
+        data = load_front_matter(node.content)     # bounded: no aliases, size, depth
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = (mark.line + 2) if mark is not None else 1
