@@ -26,8 +26,14 @@ def _inputs():
 
 
 def _merge(code, *args, **kwargs):
-    return _call("merge_lora(W, A, B, alpha, r)", "W + (alpha / r) * (B @ A)",
-                 code.merge_lora, *args, **kwargs)
+    try:
+        return _call("merge_lora(W, A, B, alpha, r)", "W + (alpha / r) * (B @ A)",
+                     code.merge_lora, *args, **kwargs)
+    except RuntimeError as exc:
+        raise AssertionError(
+            f"expected W + (alpha / r) * (B @ A) for W [out, in] = (5, 6), found a shape "
+            f"error ({exc}): B @ A is already [out, in]; transpose the update only when "
+            "fan_in_fan_out is True") from None
 
 
 def check_merge_value(code):
@@ -71,9 +77,15 @@ def check_merge_fan_in_fan_out(code):
     """a weight stored [in, out] (GPT-2's Conv1D) gets the update transposed"""
     w, a, b = _inputs()
     wt = w.T.contiguous()                       # [in, out]
-    got = _call("merge_lora(W.T, A, B, alpha, r, fan_in_fan_out=True)",
-                "W.T + (alpha / r) * (B @ A).T", code.merge_lora, wt.clone(), a, b, 4.0, 2,
-                fan_in_fan_out=True)
+    try:
+        got = _call("merge_lora(W.T, A, B, alpha, r, fan_in_fan_out=True)",
+                    "W.T + (alpha / r) * (B @ A).T", code.merge_lora, wt.clone(), a, b, 4.0,
+                    2, fan_in_fan_out=True)
+    except RuntimeError as exc:
+        raise AssertionError(
+            f"expected W + ((alpha / r) * (B @ A)).T for a weight stored [in, out] = (6, 5), "
+            f"found a shape error ({exc}): with fan_in_fan_out the update must be "
+            "transposed") from None
     assert isinstance(got, torch.Tensor) and tuple(got.shape) == (6, 5), (
         f"expected a tensor of the stored weight's shape (6, 5) [in, out], found "
         f"{tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__}")

@@ -20,7 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from studyapp.training.settings import TaskSettings
-from studyapp.training.tasks.settings import ClassificationSettings
+from studyapp.training.tasks.settings import (
+    ClassificationSettings,
+    ExportSettings,
+    MemorySettings,
+    SweepSettings,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,9 @@ TASKS: dict[str, Task] = {t.name: t for t in (
     Task("lora", "studyapp.training.tasks.lora"),
     Task("pretraining", "studyapp.training.tasks.pretraining"),
     Task("overfitting", "studyapp.training.tasks.overfitting"),
+    Task("memory", "studyapp.training.tasks.memory", MemorySettings),
+    Task("sweep", "studyapp.training.tasks.sweep", SweepSettings),
+    Task("export", "studyapp.training.tasks.export", ExportSettings),
 )}
 
 

@@ -41,3 +41,87 @@ class ClassificationSettings(TaskSettings):
     checkpoint: bool = setting(False, help="save the trained weights under the run's folder")
     threads: int = setting(0, ge=0, le=MAX_THREADS, help="CPU threads; 0: the cores free")
     precision: str = setting("auto", choices=PRECISIONS)
+
+
+@dataclass(frozen=True)
+class MemorySettings(TaskSettings):
+    """`memory` (training/tasks/memory.py): the same fine-tune with one batch, with
+    micro-batches and gradient accumulation, with gradient checkpointing and with mixed
+    precision; peak memory, time per step and loss of each."""
+
+    model: str = setting("minilm", help="a classifier of training/models.py")
+    head: str = setting("sequence", choices=("sequence", "last_token"))
+    batch_size: int = setting(16, ge=1, le=4096, help="B: the batch of one optimizer step")
+    accumulation_steps: int = setting(4, ge=2, le=256,
+                                      help="k: the accumulation mode runs k micro-batches "
+                                      "of B / k per step (B must be a multiple of k)")
+    modes: str = setting("batch,accumulation,checkpointing,mixed",
+                         help="comma-separated: batch, accumulation, checkpointing, mixed")
+    lr: float = setting(1e-4, gt=0, le=1)
+    epochs: int = setting(1, ge=1, le=100)
+    max_length: int = setting(64, ge=8, le=4096)
+    max_train_examples: int = setting(320, ge=0, help="0: all")
+    max_eval_examples: int = setting(100, ge=0, help="validation and test messages; 0: all")
+    eval_every: int = setting(5, ge=0, help="evaluate every N steps (0: each epoch)")
+    dropout: float = setting(0.0, ge=0, lt=1, help="0: the modes differ by arithmetic only")
+    warmup_ratio: float = setting(0.1, ge=0, lt=1)
+    seed: int = setting(123, ge=0, le=2**32 - 1)
+    threads: int = setting(0, ge=0, le=MAX_THREADS, help="CPU threads; 0: the cores free")
+    precision: str = setting("auto", choices=PRECISIONS,
+                             help="of the batch, accumulation and checkpointing modes")
+
+
+@dataclass(frozen=True)
+class SweepSettings(TaskSettings):
+    """`sweep` (training/tasks/sweep.py): a grid search over LoRA's learning rate and
+    rank, each trial a run of its own, pruned when hopeless, chosen on validation loss."""
+
+    model: str = setting("minilm", help="a classifier of training/models.py")
+    head: str = setting("sequence", choices=("sequence", "last_token"))
+    learning_rates: str = setting("3e-4,1e-3,3e-3,3e-2", help="comma-separated: the grid")
+    ranks: str = setting("4,16", help="comma-separated LoRA ranks: the grid")
+    default_lr: float = setting(1e-4, gt=0, le=10, help="the untuned default to beat")
+    default_rank: int = setting(8, ge=1, le=1024)
+    target_modules: str = setting("query,value", help="comma-separated layer names")
+    dropout: float = setting(0.05, ge=0, lt=1, help="LoRA dropout")
+    epochs: int = setting(1, ge=1, le=100)
+    batch_size: int = setting(16, ge=1, le=4096)
+    max_length: int = setting(48, ge=8, le=4096)
+    max_train_examples: int = setting(240, ge=0, help="0: all")
+    max_eval_examples: int = setting(80, ge=0, help="validation messages; 0: all")
+    max_test_examples: int = setting(0, ge=0, help="test messages, used once; 0: all")
+    eval_every: int = setting(5, ge=1, help="evaluate every N steps")
+    prune_factor: float = setting(1.5, gt=1, help="pruned when the validation loss at the "
+                                  "first evaluation is this many times its start or the "
+                                  "best earlier trial's at that step")
+    max_trials: int = setting(16, ge=1, le=256, help="refuse larger grids")
+    warmup_ratio: float = setting(0.1, ge=0, lt=1)
+    seed: int = setting(123, ge=0, le=2**32 - 1)
+    threads: int = setting(0, ge=0, le=MAX_THREADS, help="CPU threads; 0: the cores free")
+    precision: str = setting("auto", choices=PRECISIONS)
+
+
+@dataclass(frozen=True)
+class ExportSettings(TaskSettings):
+    """`export` (training/tasks/export.py): train a LoRA adapter, merge it into the base
+    weights (the learner's merge and peft's), save and reload the merged model, export it
+    to ONNX where an exporter is installed."""
+
+    model: str = setting("minilm", help="a classifier of training/models.py")
+    head: str = setting("sequence", choices=("sequence", "last_token"))
+    target_modules: str = setting("query,value", help="comma-separated layer names")
+    rank: int = setting(8, ge=1, le=1024)
+    alpha: float = setting(16.0, gt=0)
+    dropout: float = setting(0.05, ge=0, lt=1, help="LoRA dropout")
+    lr: float = setting(1e-3, gt=0, le=10)
+    epochs: int = setting(1, ge=1, le=100)
+    batch_size: int = setting(16, ge=1, le=4096)
+    max_length: int = setting(48, ge=8, le=4096)
+    max_train_examples: int = setting(0, ge=0, help="0: all")
+    max_eval_examples: int = setting(0, ge=0, help="validation and test messages; 0: all")
+    onnx: bool = setting(True, help="also export the merged model to ONNX (needs the "
+                         "onnx, onnxscript and onnxruntime packages)")
+    warmup_ratio: float = setting(0.1, ge=0, lt=1)
+    seed: int = setting(123, ge=0, le=2**32 - 1)
+    threads: int = setting(0, ge=0, le=MAX_THREADS, help="CPU threads; 0: the cores free")
+    precision: str = setting("auto", choices=PRECISIONS)
