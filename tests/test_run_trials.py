@@ -146,3 +146,7 @@ async def test_the_exercise_screen_shows_the_latest_search_s_trials(tmp_path: Pa
         assert [label for label, _ in plot.trials] == ["0 lr=1 rank=4", "1 lr=0.1 rank=4",
                                                        "2 lr=0.01 rank=4"]
         assert plot.trials[2][1] == ((0, 0.69), (5, 2.0))
+        from studyapp.tui.widgets.loss_plot import trials_ceiling
+
+        assert trials_ceiling(plot.trials) == pytest.approx(1.5 * 0.69), (
+            "a diverged trial runs along the top instead of squashing the others")

@@ -413,7 +413,8 @@ def _trial_line(t: Any, chosen: Any) -> str:  # t: a trial's RunRecord
     """One trial of a search under its run: `  └ 2 lr=0.001 rank=4  pruned at 5  ...`."""
     m = t.metrics
     status = (f"pruned at {m['pruned_at_step']}" if t.status == "pruned"
-              and m.get("pruned_at_step") is not None else t.status)
+              and m.get("pruned_at_step") is not None
+              else "the default" if m.get("default") else t.status)
     mark = "  <- chosen" if chosen is not None and m.get("trial") == chosen else ""
     return (f"  └ {m.get('trial', '?'):>2} {str(m.get('name', ''))[:20]:<20} {status:<14}"
             f" val loss {_fmt(m.get('val_loss'), 3):<6} {_fmt(t.duration_s, 3):>6} s{mark}"

@@ -97,7 +97,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     val = EvalBatches(base.val, 2 * s.batch_size, pad)
     test = EvalBatches(base.test, 2 * s.batch_size, pad)
     measured: dict[str, Any] = {
-        "model": base.cm.name, "batch_size": s.batch_size, "accumulation_steps": k,
+        "model": base.cm.name, "batch_size": s.batch_size, "micro_batches_per_step": k,
         "micro_batch_size": micro, "train_examples": len(splits.train),
         "val_examples": len(splits.val), "test_examples": len(splits.test),
         "modes": ",".join(modes), "mixed_skipped": mixed_why or ""}

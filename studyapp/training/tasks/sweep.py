@@ -239,7 +239,7 @@ class _Search:
                                        "time_s")}
         metrics.update(lr=config["lr"], rank=config["rank"], alpha=config["alpha"],
                        default=number == 0)
-        self.ctx.emit(Trial(trial=number, name=("default " if number == 0 else "") + name,
+        self.ctx.emit(Trial(trial=number, name=name + (" (default)" if number == 0 else ""),
                             settings={**self.ctx.settings, **config}, status=status,
                             metrics=metrics,
                             losses={"train": [list(p) for p in fit.train_losses],

@@ -31,6 +31,13 @@ def downsample(points: Sequence[Point], limit: int) -> list[Point]:
     return [points[i] for i in sorted(picks)]
 
 
+def trials_ceiling(trials: Sequence[tuple[str, Sequence[Point]]]) -> float:
+    """Where the trials' curves are cut: 1.5 x the highest loss any of them started at, so
+    a diverged trial (loss 800) does not squash the others flat; it runs along the top."""
+    starts = [points[0][1] for _, points in trials if points and math.isfinite(points[0][1])]
+    return 1.5 * max(starts) if starts else math.inf
+
+
 @dataclass(frozen=True)
 class Overlay:
     """A past run's curves drawn under the live ones; `label` names it in the legend."""
@@ -126,8 +133,10 @@ class LossPlot(PlotextPlot):
             self._series(self.overlay.train, f"{self.overlay.label} train", "overlay train")
             self._series(self.overlay.val, f"{self.overlay.label} val", "overlay val",
                          marker="dot")
+        ceiling = trials_ceiling(self.trials)
         for i, (label, points) in enumerate(self.trials):   # a diverged trial ends in NaN
-            self._series([p for p in points if math.isfinite(p[1])], label, self.TRIAL_COLORS[i % len(self.TRIAL_COLORS)],
+            shown = [(s, min(v, ceiling)) for s, v in points if math.isfinite(v)]
+            self._series(shown, label, self.TRIAL_COLORS[i % len(self.TRIAL_COLORS)],
                          marker="dot")
         if not self.trials:
             self._series(self.train, "train", "train")

@@ -27,20 +27,21 @@ class TrialRow:
     val_loss: float | None
     pruned_at: int | None = None
     val: tuple[tuple[int, float], ...] = ()   # its validation curve, from step 0
+    default: bool = False                     # the baseline the search must beat
 
     @classmethod
     def from_event(cls, event: Any) -> TrialRow:
         m = dict(event.metrics or {})
-        return cls(int(event.trial), str(event.name), str(event.status),
+        return cls(int(event.trial), str(m.get("name", event.name)), str(event.status),
                    _number(m.get("val_loss")), _int(m.get("pruned_at_step")),
-                   _points((event.losses or {}).get("val", [])))
+                   _points((event.losses or {}).get("val", [])), bool(m.get("default")))
 
     @classmethod
     def from_record(cls, run: Any) -> TrialRow:
         m = dict(run.metrics or {})
         return cls(_int(m.get("trial")) or 0, str(m.get("name", "")), str(run.status),
                    _number(m.get("val_loss")), _int(m.get("pruned_at_step")),
-                   _points((run.losses or {}).get("val", [])))
+                   _points((run.losses or {}).get("val", [])), bool(m.get("default")))
 
 
 def _number(value: Any) -> float | None:
@@ -71,7 +72,7 @@ def trials_table(rows: list[TrialRow], chosen: int | None = None) -> Table:
         table.add_column(name, justify=justify, no_wrap=True)   # type: ignore[arg-type]
     for r in rows:
         status = f"pruned at {r.pruned_at}" if r.status == "pruned" and r.pruned_at \
-            else r.status
+            else "the default" if r.default else r.status
         loss = "-" if r.val_loss is None else (
             f"{r.val_loss:.4f}" if math.isfinite(r.val_loss) else str(r.val_loss))
         mark = "<- chosen" if chosen is not None and r.trial == chosen else ""
