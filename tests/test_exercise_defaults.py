@@ -89,12 +89,41 @@ def _sft(m: dict[str, Any]) -> None:
     assert m["masked_prompt_tokens"] > 0 and m["response_tokens"] > 0
 
 
+def _memory(m: dict[str, Any]) -> None:
+    assert m["model"] == "minilm"
+    # accumulation: the same curve from a quarter of the activations at a time
+    assert m["accumulation_curve_gap"] < 1e-3
+    assert m["accumulation_activation_mb"] < 0.4 * m["batch_activation_mb"]
+    # checkpointing keeps little more than the blocks' inputs
+    assert m["checkpointing_activation_mb"] < 0.2 * m["batch_activation_mb"]
+    # the same optimizer steps, as the learner's bookkeeping says
+    assert m["accumulation_steps"] == m["batch_steps"] == m["optimizer_steps_yours"]
+    assert m["micro_batches_per_step"] == 4 and m["effective_batch_size"] == 16
+
+
+def _sweep(m: dict[str, Any]) -> None:
+    assert m["model"] == "minilm"
+    assert m["trials"] == 8 and 1 <= m["pruned_trials"] < m["trials"]
+    assert m["chosen_test_loss"] < m["default_test_loss"]
+    assert m["chosen_name"] != m["default_name"] and m["selection_error"] == 0
+
+
+def _export(m: dict[str, Any]) -> None:
+    assert m["model"] == "minilm"
+    assert m["merged_layers"] == 12, "query and value of the 6 blocks"
+    assert m["adapter_mb"] < 2 and 80 < m["merged_mb"] < 100
+    assert m["onnx"] == "exported" and m["onnx_prediction_agreement"] == 1
+
+
 OUTCOMES: dict[str, Callable[[dict[str, Any]], None]] = {
     "spam": _spam,
     "lora": _lora,
     "overfitting": _overfitting,
     "pretraining": _pretraining,
     "sft": _sft,
+    "memory": _memory,
+    "sweep": _sweep,
+    "export": _export,
 }
 
 
