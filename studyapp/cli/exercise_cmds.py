@@ -118,10 +118,13 @@ def list_cmd(settings: Settings, as_json: bool) -> None:
               help="Your prediction of the run's headline outcome (spam: test accuracy, "
                    "overfitting: the epoch of the lowest validation loss, lora: the share "
                    "of parameters LoRA trains), kept with the run and compared at the end.")
+@click.option("--processes", "-p", type=int, default=1, show_default=True, metavar="N",
+              help="Data-parallel processes (torchrun underneath; gloo on CPU, NCCL on "
+                   "GPUs, one GPU each); batch_size stays the global batch.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
 @click.pass_obj
 def run_cmd(settings: Settings, exercise_id: str, variant: str | None, device: str | None,
-            sets: tuple[str, ...], code: str | None, predict: str | None,
+            sets: tuple[str, ...], code: str | None, predict: str | None, processes: int,
             as_json: bool) -> None:
     """Run exercise ID: train, evaluate, check. Ctrl-C cancels and keeps what was measured."""
     from studyapp.training.catalog import ExerciseError, parse_overrides
@@ -131,7 +134,8 @@ def run_cmd(settings: Settings, exercise_id: str, variant: str | None, device: s
     try:
         predicted = _prediction(svc, exercise_id, predict)
         handle = svc.start_run(exercise_id, variant=variant, device=device,
-                               overrides=parse_overrides(sets), code=code)
+                               overrides=parse_overrides(sets), code=code,
+                               processes=processes)
     except SettingsError as exc:
         # a value the task's settings do not allow: one line, nothing recorded, status 2
         click.echo(f"Error: {exc}", err=True)

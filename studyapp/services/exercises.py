@@ -88,17 +88,19 @@ class ExerciseService:
     # --- runs ---------------------------------------------------------------------------
     def build_spec(self, exercise_id: str, *, variant: str | None = None,
                    device: str | None = None, overrides: dict[str, Any] | None = None,
-                   code: str | Path | None = None, run_id: str | None = None) -> RunSpec:
+                   code: str | Path | None = None, run_id: str | None = None,
+                   processes: int = 1) -> RunSpec:
         """Everything a worker needs for one run (raises ExerciseError on a bad request).
 
         `code` picks the learner's code: None or "solution" the reference solution,
         "learner" the bundled learner file, or a path to the learner's own copy.
         """
-        from studyapp.training.settings import check_device
+        from studyapp.training.settings import check_device, check_processes
 
         ex = self.exercise(exercise_id)
         var = ex.variant(variant)
         check_device(device)
+        check_processes(processes)
         settings = resolve_settings(var, overrides, ex.task)
         run_id = run_id or new_run_id()
         code_path = resolve_code_path(ex, code)
@@ -123,15 +125,17 @@ class ExerciseService:
             else None,
             cache_dir=str(self.cache_dir),
             output_dir=str(self.data_dir / "runs" / run_id),
+            processes=processes,
         )
 
     def start_run(self, exercise_id: str, *, variant: str | None = None,
                   device: str | None = None, overrides: dict[str, Any] | None = None,
                   code: str | Path | None = None, record: bool = True,
-                  grace_s: float | None = None) -> RunHandle:
-        """Start a run in a child process and record it; iterate `handle.events()`."""
+                  grace_s: float | None = None, processes: int = 1) -> RunHandle:
+        """Start a run in a child process and record it; iterate `handle.events()`.
+        `processes` > 1: that many data-parallel processes (torchrun, worker.py)."""
         spec = self.build_spec(exercise_id, variant=variant, device=device,
-                               overrides=overrides, code=code)
+                               overrides=overrides, code=code, processes=processes)
         return self.start_spec(spec, record=record, grace_s=grace_s)
 
     def start_spec(self, spec: RunSpec, *, record: bool = True,

@@ -328,9 +328,11 @@ class Engine:
                 settings=self.ctx.settings, total_steps=total, model=model_name,
                 train_examples=train_examples))
         evaluations: list[tuple[int, Evaluated]] = []
+        evaluated_at = [-1]          # the same on every process (evaluations: main only)
 
         def run_evaluation() -> bool:
             stop = False
+            evaluated_at[0] = self.step
             if evaluate is not None and self.is_main:
                 with self.inference(unwrapped):
                     result = evaluate(unwrapped)
@@ -398,7 +400,7 @@ class Engine:
                 t_step = time.perf_counter()
                 if stopped or self.step >= total:
                     break
-        if evaluate is not None and (not evaluations or evaluations[-1][0] != self.step):
+        if evaluate is not None and evaluated_at[0] != self.step:
             run_evaluation()
         if cfg.checkpoint:
             self.save_trainable(unwrapped, "trainable")

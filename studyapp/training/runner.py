@@ -83,6 +83,7 @@ class RunResult:
     finished_at: datetime | None = None
     # a search's trials (sweep), as they ended: trial, name, status, settings, metrics
     trials: list[dict[str, Any]] = field(default_factory=list)
+    processes: int = 1
 
     @property
     def passed(self) -> bool | None:
@@ -105,6 +106,7 @@ class RunResult:
             "error": self.error,
             "steps": self.step,
             "total_steps": self.total_steps,
+            "processes": self.processes,
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "losses": self.losses,
@@ -205,7 +207,8 @@ class RunHandle:
         self._python = python
         self._now = now or (lambda: datetime.now(UTC))
         self.result = RunResult(run_id=spec.run_id, exercise=spec.exercise,
-                                variant=spec.variant, settings=dict(spec.settings))
+                                variant=spec.variant, settings=dict(spec.settings),
+                                processes=spec.processes)
         self.recorder_errors: list[str] = []
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
@@ -308,6 +311,10 @@ class RunHandle:
         try:
             if os.name == "nt":
                 proc.send_signal(signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
+            elif self.spec.processes > 1:
+                # every rank (and torchrun) of the run's process group: they agree on
+                # the step to stop at (engine.py)
+                os.killpg(proc.pid, signal.SIGINT)
             else:
                 proc.send_signal(signal.SIGINT)
         except OSError:
@@ -446,6 +453,33 @@ class RunHandle:
         tail = self.stderr_tail(15)
         return Failed(why, tail)
 
+    def _rank_error(self, error: str) -> str:
+        """With several processes: the error of the rank that failed first, rather than
+        what rank 0 saw of it (a lost connection, a stop from torchrun)."""
+        if self.spec.processes <= 1:
+            return error
+        import json
+
+        from studyapp.training.runtime import RANK_FAILED, SECONDARY_PREFIX
+
+        primary = []
+        for line in self._stderr_tail:
+            at = line.find(RANK_FAILED)
+            if at < 0:
+                continue
+            try:
+                item = json.loads(line[at + len(RANK_FAILED):])
+            except ValueError:
+                continue
+            if isinstance(item, dict) and not item.get("secondary"):
+                primary.append(item)
+        if primary and (error.startswith(SECONDARY_PREFIX) or "exited with status" in error
+                        or "was killed" in error):
+            first = primary[0]
+            return (f"training process {first.get('rank')} of {self.spec.processes} "
+                    f"failed: {first.get('error')}")
+        return error
+
     def _partial_metrics(self) -> dict[str, Any]:
         m: dict[str, Any] = {"steps": self.result.step}
         if self.result.losses["train"]:
@@ -485,7 +519,7 @@ class RunHandle:
             r.step = max(r.step, event.step)
         elif isinstance(event, Failed):
             r.status = "failed"
-            r.error = event.error
+            r.error = self._rank_error(event.error)
             r.traceback = event.traceback or self.stderr_tail(15)
         started = getattr(self, "_started_monotonic", None)
         r.metrics.setdefault("wall_time_s", round(time.monotonic() - started, 3)

@@ -16,6 +16,11 @@ from typing import IO, Any
 
 from studyapp.training.events import Event, Log, Step
 
+# several processes (worker.py): the stderr line of a rank that failed, and how rank 0
+# words an error that only says another rank went away
+RANK_FAILED = "studyapp-rank-failed "
+SECONDARY_PREFIX = "another training process stopped"
+
 
 class RunCancelled(Exception):
     """Raised inside a task when a cancel was requested; carries what was measured."""
@@ -54,6 +59,7 @@ class RunSpec:
     code_checks_path: str | None = None
     cache_dir: str = ""
     output_dir: str = ""
+    processes: int = 1              # data-parallel processes (torchrun); see worker.py
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict

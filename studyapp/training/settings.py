@@ -58,6 +58,16 @@ def check_device(value: str | None) -> None:
                             "cuda:N, mps")
 
 
+MAX_PROCESSES = 64
+
+
+def check_processes(value: int) -> None:
+    """`--processes N`: 1 to 64 data-parallel processes."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PROCESSES:
+        raise SettingsError(f"--processes {value}: processes must be an integer >= 1 and "
+                            f"<= {MAX_PROCESSES}")
+
+
 @dataclass(frozen=True)
 class TaskSettings:
     """Base class of a task's settings (see the module docstring)."""

@@ -22,7 +22,6 @@ from torch import nn
 
 from studyapp.jsonsafe import finite
 from studyapp.training.catalog import CheckSpec, evaluate_checks
-from studyapp.training.codecheck import load_module, run_code_checks
 from studyapp.training.device import (
     Precision,
     cpu_threads,
@@ -30,7 +29,13 @@ from studyapp.training.device import (
     pick_precision,
     seed_everything,
 )
-from studyapp.training.runtime import CodeChecksFailed, RunContext
+from studyapp.training.models import (  # noqa: F401 - re-exported until the tasks port
+    ByteTokenizer,
+    tiny_gpt2,
+    tiny_llama,
+    tiny_modernbert,
+)
+from studyapp.training.runtime import RunContext
 
 # --- the learner's code ------------------------------------------------------------------
 
@@ -44,20 +49,11 @@ def exercise_folder(ctx: RunContext) -> Path:
 
 
 def learner_code(ctx: RunContext) -> ModuleType:
-    """The learner's module (or the reference solution), its fast checks passed.
+    """The run's code, its fast checks passed: the one loader, codecheck.load_learner_code
+    (`engine.learner_code()` in a task ported to the engine)."""
+    from studyapp.training.codecheck import load_learner_code
 
-    Raises CodeChecksFailed (no training starts) when a check fails.
-    """
-    spec = ctx.spec
-    path = Path(spec.code_path) if spec.code_path else exercise_folder(ctx) / "solution.py"
-    code = load_module(path)
-    if spec.code_checks_path:
-        results = [r.to_dict() for r in run_code_checks(code, load_module(
-            Path(spec.code_checks_path)))]
-        if not all(r["passed"] for r in results):
-            raise CodeChecksFailed(results)
-        ctx.log(f"your code passed its {len(results)} checks", code_checks=results)
-    return code
+    return load_learner_code(ctx)
 
 
 def resolve(ctx: RunContext, value: str) -> Path:
@@ -74,64 +70,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 # --- tokenizer and tiny models -----------------------------------------------------------
 
-class CharTokenizer:
-    """UTF-8 bytes as tokens, with a few special ids; needs no files.
-
-    0 padding, 1..256 the bytes, 257 end of text, 258 [MASK].
-    """
-
-    pad_token_id = 0
-    eos_token_id = 257
-    mask_token_id = 258
-    vocab_size = 259
-    first_normal_id = 1
-
-    def encode(self, text: str) -> list[int]:
-        return [b + 1 for b in text.encode("utf-8")]
-
-    def decode(self, ids: list[int]) -> str:
-        return bytes(i - 1 for i in ids if 1 <= i <= 256).decode("utf-8", "replace")
-
-
-def tiny_gpt2(vocab_size: int, n_embd: int, n_layer: int, n_head: int, n_positions: int,
-              pad_id: int = 0, eos_id: int = 257) -> nn.Module:
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    config = GPT2Config(vocab_size=vocab_size, n_positions=n_positions, n_embd=n_embd,
-                        n_layer=n_layer, n_head=n_head, n_inner=4 * n_embd,
-                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                        pad_token_id=pad_id, bos_token_id=eos_id, eos_token_id=eos_id)
-    return GPT2LMHeadModel(config)
-
-
-def tiny_llama(vocab_size: int, n_embd: int, n_layer: int, n_head: int, n_positions: int,
-               pad_id: int = 0, eos_id: int = 257) -> nn.Module:
-    """A causal LM (Llama layout: pre-norm, rotary positions, gated MLP of width 2 x n_embd)."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    config = LlamaConfig(vocab_size=vocab_size, hidden_size=n_embd,
-                         intermediate_size=2 * n_embd, num_hidden_layers=n_layer,
-                         num_attention_heads=n_head, num_key_value_heads=n_head,
-                         max_position_embeddings=n_positions, pad_token_id=pad_id,
-                         bos_token_id=eos_id, eos_token_id=eos_id, tie_word_embeddings=True)
-    return LlamaForCausalLM(config)
-
-
-def tiny_modernbert(vocab_size: int, n_embd: int, n_layer: int, n_head: int, n_positions: int,
-                    pad_id: int = 0, eos_id: int = 257) -> nn.Module:
-    """A masked LM of the same size (ModernBERT layout: pre-norm, rotary positions, gated
-    MLP of width 2 x n_embd, full attention in every layer)."""
-    from transformers import ModernBertConfig, ModernBertForMaskedLM
-
-    config = ModernBertConfig(vocab_size=vocab_size, hidden_size=n_embd,
-                              intermediate_size=2 * n_embd, num_hidden_layers=n_layer,
-                              num_attention_heads=n_head, max_position_embeddings=n_positions,
-                              pad_token_id=pad_id, bos_token_id=eos_id, eos_token_id=eos_id,
-                              cls_token_id=eos_id, sep_token_id=eos_id,
-                              global_attn_every_n_layers=1, local_attention=n_positions,
-                              embedding_dropout=0.0, attention_dropout=0.0, mlp_dropout=0.0)
-    config._attn_implementation = "sdpa"
-    return ModernBertForMaskedLM(config)
+# DEPRECATED names, kept while sft.py / pretraining.py import them from here: the one byte
+# tokenizer and the tiny builders live in the model registry (training/models.py).
+CharTokenizer = ByteTokenizer
 
 
 def param_counts(model: nn.Module) -> tuple[int, int]:
