@@ -6,6 +6,13 @@ step, and for steps at most every `DRAIN_S` seconds, so the UI never paces the t
 The plot and the progress line draw on their own 2 Hz timers. `o` overlays a past run of
 this exercise to compare; `w` watches the learner's copy and re-runs its fast checks when it
 is saved. Nothing here imports torch.
+
+A training monitor a learner can read: the latest run's curves (and its final metrics, test
+loss and confusion matrix beside them) are on the plot when the screen opens; `l` switches a
+log loss axis, `[`/`]` smooth the training curve, `a` counts the x axis in steps or epochs.
+The runs table lists this exercise's runs with the settings that differ between them, the
+outcome, the time and whose code ran: enter puts a run on the plot, space overlays a second
+one. Hints appear in a panel at the top, where the learner is looking.
 """
 
 from __future__ import annotations
@@ -16,16 +23,16 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Markdown, RichLog, Static
+from textual.widgets import DataTable, Footer, Markdown, RichLog, Static
 
 from studyapp.textsafe import safe_rich_text, safe_text
-from studyapp.tui.widgets.loss_plot import LossPlot, Overlay
-from studyapp.tui.widgets.run_progress import RunProgress, format_metrics
+from studyapp.tui.widgets.loss_plot import SMOOTHING_STEPS, LossPlot, Overlay
+from studyapp.tui.widgets.run_progress import RunProgress, format_duration, format_metrics
 from studyapp.tui.widgets.trials import TrialRow, TrialsTable
 
 if TYPE_CHECKING:
@@ -59,6 +66,52 @@ def run_label(run: Any, base_settings: dict[str, Any] | None, *, short: bool = F
     return label
 
 
+def differing_keys(settings: list[dict[str, Any]]) -> list[str]:
+    """The settings keys whose values are not the same in every one of `settings`."""
+    keys: dict[str, None] = {}
+    for s in settings:
+        keys.update(dict.fromkeys(s))
+    return [k for k in keys if len({repr(s.get(k)) for s in settings}) > 1]
+
+
+def _show_value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else "-" if value is None else str(value)
+
+
+def run_outcome(run: Any) -> str:
+    """`passed · acc 0.97`, `checks failed · acc 0.61`, `failed`, `cancelled`."""
+    if run.status == "finished":
+        head = {True: "passed", False: "checks failed", None: "finished"}[
+            getattr(run, "passed", None)]
+    else:
+        head = run.status
+    m = run.metrics or {}
+    for key, short in (("accuracy", "acc"), ("val_loss", "val"), ("perplexity", "ppl")):
+        value = m.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return f"{head} · {short} {value:.3g}"
+    return head
+
+
+def metrics_panel(metrics: dict[str, Any]) -> Text:
+    """Beside the final metrics (the progress line shows them): the test set's numbers,
+    test loss first, and the confusion matrix when there is one."""
+    text = Text()
+    tests = {k: v for k, v in metrics.items() if "test" in k and isinstance(v, int | float)
+             and not isinstance(v, bool)}
+    if tests:
+        text.append("test: ", style="bold")
+        text.append(" · ".join(f"{k.replace('test_', '').replace('_', ' ')} {v:.4g}"
+                               for k, v in sorted(tests.items(), key=lambda kv: kv[0] != "test_loss")))
+    cm = metrics.get("confusion")
+    if isinstance(cm, dict) and all(isinstance(cm.get(k), int) for k in ("tp", "fp", "fn", "tn")):
+        width = max(len(str(cm[k])) for k in ("tp", "fp", "fn", "tn"))
+        text.append("\nconfusion (test)   predicted +   predicted -\n", style="bold")
+        text.append(f"  actually +       {cm['tp']:>{width}} ✓          {cm['fn']:>{width}} ✗\n")
+        text.append(f"  actually -       {cm['fp']:>{width}} ✗          {cm['tn']:>{width}} ✓")
+    return text
+
+
 class ExerciseScreen(Screen[None]):
     """Start, watch and cancel a training run of one exercise."""
 
@@ -74,6 +127,10 @@ class ExerciseScreen(Screen[None]):
         Binding("v", "variant", "Variant", show=False),
         Binding("o", "overlay", "Overlay a past run", show=False),
         Binding("w", "watch", "Watch my code", show=False),
+        Binding("l", "log_scale", "Log loss axis", show=False),
+        Binding("left_square_bracket", "smooth(-1)", "Less smoothing", show=False),
+        Binding("right_square_bracket", "smooth(1)", "More smoothing", show=False),
+        Binding("a", "axis", "Steps or epochs", show=False),
     ]
 
     def __init__(self, service: StudyService, exercise_id: str, *,
@@ -101,6 +158,7 @@ class ExerciseScreen(Screen[None]):
         self.base_run_id: str | None = None            # the run on the plot (live or latest)
         self.base_settings: dict[str, Any] | None = None
         self.overlay_run: Any = None                   # the past run overlaid, or None
+        self._runs: dict[str, Any] = {}                # the runs table's runs, by id
         self._events: deque[Any] = deque()
         self._events_lock = threading.Lock()
         self._watch_path: Any = None
@@ -113,14 +171,17 @@ class ExerciseScreen(Screen[None]):
         with Horizontal(classes="topbar topbar-row"):
             yield Static(self.exercise_id, id="exercise-title", classes="title")
             yield Static("", id="exercise-status", classes="progress-label")
+        yield Static("", id="exercise-hints", classes="panel")   # where the learner looks
         with Horizontal(id="exercise-main"):
-            with VerticalScroll(id="exercise-info", classes="panel"):
-                yield Markdown("", id="exercise-text", open_links=False)
-                yield Static("", id="exercise-hints", classes="hint")
+            with Vertical(id="exercise-left"):
+                with VerticalScroll(id="exercise-info", classes="panel"):
+                    yield Markdown("", id="exercise-text", open_links=False)
+                yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=False)
             with Vertical(id="exercise-run"):
                 yield LossPlot(id="loss-plot")
                 yield TrialsTable(id="run-trials")    # a search's trials (sweep) only
                 yield RunProgress(id="run-progress")
+                yield Static("", id="run-metrics")
                 yield RichLog(id="run-log", wrap=True, markup=False, max_lines=500,
                               min_width=20)   # the default 78 clips lines in a narrow log
         yield Footer(show_command_palette=False)
@@ -137,9 +198,12 @@ class ExerciseScreen(Screen[None]):
         self.variant = self.exercise.default_variant
         self.query_one("#exercise-title", Static).update(self.exercise.title)
         self.query_one("#exercise-info").border_title = "What to do"
+        self.query_one("#exercise-hints").border_title = "Hints"
         self._show_info()
         self._show_hints(self.learner.hints(self.exercise_id))
         self._set_status("idle")
+        table = self.query_one("#runs-table", DataTable)
+        table.border_title = "Runs (enter plots · space overlays)"
         self._show_past_runs()
         self._show_latest_trials()
 
@@ -170,17 +234,91 @@ class ExerciseScreen(Screen[None]):
         self.refresh_bindings()
 
     def _show_past_runs(self) -> None:
-        log = self.query_one("#run-log", RichLog)
-        runs = self.exercises.runs(self.exercise_id, limit=3)
+        """The runs table, and the latest run's curves and metrics on the plot."""
+        runs = self.exercises.runs(self.exercise_id, limit=20)
+        self._fill_runs_table(runs)
         if not runs:
-            log.write(Text("No runs yet. Press s to start one.", style="dim"))
+            self.query_one("#run-log", RichLog).write(
+                Text("No runs yet. Press s to start one.", style="dim"))
             return
-        log.write(Text("Recent runs:", style="bold"))
-        for run in runs:
-            numbers = {k: v for k, v in (run.metrics or {}).items() if isinstance(v, int | float)}
-            key = [k for k in ("accuracy", "val_loss", "test_accuracy") if k in numbers]
-            metrics = ", ".join(f"{k} {numbers[k]:.3g}" for k in (key or list(numbers)[:2]))
-            log.write(f"  {run.started_at:%Y-%m-%d %H:%M} {run.variant} {run.status} {metrics}")
+        latest = runs[0]
+        if self.status not in BUSY:
+            self._plot_run(latest, caption=f"latest: {run_label(latest, None, short=True)}")
+
+    def _fill_runs_table(self, runs: list[Any]) -> None:
+        table = self.query_one("#runs-table", DataTable)
+        self._runs = {r.id: r for r in runs}
+        table.clear(columns=True)
+        table.display = bool(runs)
+        if not runs:
+            return
+        differ = differing_keys([dict(r.settings or {}) for r in runs])[:3]
+        table.add_columns("when", "code", "variant", *differ, "outcome", "time")
+        for r in runs:
+            took = getattr(r, "duration_s", None)
+            table.add_row(
+                safe_rich_text(f"{r.started_at:%m-%d %H:%M}"), safe_rich_text(str(getattr(r, "code", None) or "-")),
+                safe_rich_text(r.variant or "-"),
+                *(safe_rich_text(_show_value((r.settings or {}).get(k))) for k in differ),
+                safe_rich_text(run_outcome(r)),
+                safe_rich_text(format_duration(took) if took is not None else "-"), key=r.id)
+
+    def _plot_run(self, run: Any, caption: str) -> None:
+        """Put a recorded run on the plot (its curves) and its final metrics beside it."""
+        plot = self.query_one(LossPlot)
+        self.base_run_id, self.base_settings = run.id, dict(run.settings or {})
+        train = run.losses.get("train", [])
+        plot.set_points(train, run.losses.get("val", []), caption=caption)
+        plot.set_view(steps_per_epoch=self._steps_per_epoch(
+            self.base_settings, max((int(s) for s, _ in train), default=0)))
+        self.query_one("#run-metrics", Static).update(metrics_panel(dict(run.metrics or {})))
+        if self.overlay_run is not None and self.overlay_run.id == run.id:
+            self.overlay_run = None
+        self._show_overlay()
+
+    @staticmethod
+    def _steps_per_epoch(settings: dict[str, Any], total_steps: int | None) -> float:
+        epochs = settings.get("epochs")
+        if isinstance(epochs, int | float) and epochs > 0 and total_steps:
+            return total_steps / epochs
+        return 0.0
+
+    @on(DataTable.RowSelected, "#runs-table")
+    def _run_selected(self, event: DataTable.RowSelected) -> None:
+        run = self._runs.get(str(event.row_key.value))
+        if run is not None and self.status not in BUSY:
+            self._plot_run(run, caption=run_label(run, None, short=True))
+
+    def on_key(self, event: Any) -> None:
+        table = self.query_one("#runs-table", DataTable)
+        if event.key == "space" and table.has_focus and table.row_count:
+            event.stop()
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            run = self._runs.get(str(key))
+            if run is None or run.id == self.base_run_id:
+                self.notify("That run is the one on the plot: pick another to overlay.")
+                return
+            same = self.overlay_run is not None and self.overlay_run.id == run.id
+            self.overlay_run = None if same else run
+            self._show_overlay()
+
+    # --- reading the plot -----------------------------------------------------------------
+    def action_log_scale(self) -> None:
+        plot = self.query_one(LossPlot)
+        plot.set_view(log_y=not plot.log_y)
+
+    def action_smooth(self, direction: int) -> None:
+        plot = self.query_one(LossPlot)
+        steps = SMOOTHING_STEPS
+        now = min(range(len(steps)), key=lambda i: abs(steps[i] - plot.smoothing))
+        plot.set_view(smoothing=steps[max(0, min(len(steps) - 1, now + direction))])
+
+    def action_axis(self) -> None:
+        plot = self.query_one(LossPlot)
+        if plot.steps_per_epoch is None:
+            self.notify("This run's settings say nothing of epochs: the axis stays in steps.")
+            return
+        plot.set_view(x_axis="step" if plot.x_axis == "epoch" else "epoch")
 
     def _show_latest_trials(self) -> None:
         """A search's trials (sweep): the latest run's, as a table and overlaid curves."""
@@ -226,14 +364,21 @@ class ExerciseScreen(Screen[None]):
 
     def _show_hints(self, hints: list[str]) -> None:
         self.hints_shown = len(hints)
-        text = "\n\n".join(f"Hint {i + 1}: {h}" for i, h in enumerate(hints))
-        self.query_one("#exercise-hints", Static).update(text)
+        panel = self.query_one("#exercise-hints", Static)
+        panel.update(safe_rich_text("\n".join(f"Hint {i + 1}: {h}" for i, h in enumerate(hints))))
+        panel.display = bool(hints)
+        if self.exercise is not None:
+            panel.border_title = f"Hints {len(hints)}/{len(self.exercise.hints)}"
         self.refresh_bindings()
 
     def action_hint(self) -> None:
         """One more hint (the count is kept with the learner's workspace)."""
         if self.learner.hint(self.exercise_id) is not None:
-            self._show_hints(self.learner.hints(self.exercise_id))
+            hints = self.learner.hints(self.exercise_id)
+            self._show_hints(hints)
+            if hints:
+                self.notify(safe_text(hints[-1]), title=f"Hint {len(hints)}", timeout=20,
+                            markup=False)
 
     def action_edit(self) -> None:
         """Make (once) and show the learner's copy; open it in $EDITOR when one is set."""
@@ -311,6 +456,7 @@ class ExerciseScreen(Screen[None]):
         if code == "mine":
             path = str(self.learner.code_path(self.exercise_id))
         self.query_one(LossPlot).clear_points()
+        self.query_one("#run-metrics", Static).update("")
         self.query_one(RunProgress).reset("starting…")
         self.base_run_id = None
         log = self.query_one("#run-log", RichLog)
@@ -506,6 +652,8 @@ class ExerciseScreen(Screen[None]):
             self.base_run_id, self.base_settings = event.run_id, dict(event.settings or {})
             if self.prediction is not None:
                 self._predicted_run = event.run_id
+            plot.set_view(steps_per_epoch=self._steps_per_epoch(self.base_settings,
+                                                                event.total_steps))
             progress.start(event.total_steps, event.device)
             if self.overlay_run is not None:
                 self._show_overlay()          # its label now compares with this run
@@ -530,6 +678,7 @@ class ExerciseScreen(Screen[None]):
             if isinstance(chosen, int):
                 self.query_one(TrialsTable).choose(chosen)
             progress.finish(status, event.metrics, complete=True)
+            self.query_one("#run-metrics", Static).update(metrics_panel(dict(event.metrics)))
             self._set_status(status)
         elif kind == "failed":
             log.write(Text(f"Failed: {event.error}", style="bold red"))
@@ -542,3 +691,4 @@ class ExerciseScreen(Screen[None]):
         if kind in ENDS:
             plot.flush()
             self._settle_prediction(getattr(event, "metrics", None))
+            self._fill_runs_table(self.exercises.runs(self.exercise_id, limit=20))

@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -26,6 +25,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Button, Input, Markdown, Static
 
+from studyapp.textsafe import safe_rich_text
 from studyapp.tui.format import RATINGS
 
 RESERVED_KEYS = frozenset({"u", "space", "question_mark"})
@@ -97,8 +97,8 @@ class AnswerCard(Vertical, can_focus=True):
              header: str = "", typed: str = "", status: str = "") -> None:
         """Show a new prompt, answer hidden, the field empty; the card itself has the focus."""
         self._card_prompt, self._card_answer, self._card_context = prompt, answer, context
-        self.query_one("#card-header", Static).update(Text(header))
-        self.query_one("#card-prompt", Static).update(Text(prompt))
+        self.query_one("#card-header", Static).update(safe_rich_text(header))
+        self.query_one("#card-prompt", Static).update(safe_rich_text(prompt))
         field = self.query_one("#card-input", Input)
         field.value = typed
         field.disabled = False
@@ -107,7 +107,7 @@ class AnswerCard(Vertical, can_focus=True):
         self.query_one("#card-reference-label", Static).update("")
         self.query_one("#card-reference", Markdown).update("")
         self.query_one("#card-status", Static).update(
-            Text(status or "Type to answer · Enter reveals"))
+            safe_rich_text(status or "Type to answer · Enter reveals"))
         self.set_suggestion(None)
         self.revealed = False
         self._card_started = time.monotonic()
@@ -117,15 +117,15 @@ class AnswerCard(Vertical, can_focus=True):
 
     def show_done(self, header: str, text: str, status: str = "") -> None:
         """Show a finished state (graded already), without a field."""
-        self.query_one("#card-header", Static).update(Text(header))
-        self.query_one("#card-prompt", Static).update(Text(text))
+        self.query_one("#card-header", Static).update(safe_rich_text(header))
+        self.query_one("#card-prompt", Static).update(safe_rich_text(text))
         field = self.query_one("#card-input", Input)
         field.disabled = True
         field.display = False
         self._show_typed(None)
         self.query_one("#card-reference-label", Static).update("")
         self.query_one("#card-reference", Markdown).update("")
-        self.query_one("#card-status", Static).update(Text(status))
+        self.query_one("#card-status", Static).update(safe_rich_text(status))
         self.revealed = False
 
     def _show_typed(self, typed: str | None) -> None:
@@ -133,7 +133,7 @@ class AnswerCard(Vertical, can_focus=True):
         self.query_one("#card-typed-label", Static).display = typed is not None
         label = self.query_one("#card-typed", Static)
         label.display = typed is not None
-        label.update(Text(typed or "(no answer typed)", style="" if typed else "dim italic"))
+        label.update(safe_rich_text(typed or "(no answer typed)", style="" if typed else "dim italic"))
 
     def set_intervals(self, labels: dict[int, str] | None) -> None:
         """What each grade would give, on its button (`3 Good · 3d`); None: names only."""
@@ -142,7 +142,7 @@ class AnswerCard(Vertical, can_focus=True):
             self.query_one(f"#grade-{rating}", Button).label = f"{rating} {name}{extra}"
 
     def set_status(self, text: str) -> None:
-        self.query_one("#card-status", Static).update(Text(text))
+        self.query_one("#card-status", Static).update(safe_rich_text(text))
 
     def set_suggestion(self, rating: int | None, closeness: float | None = None) -> None:
         """Show a suggested grade beside the buttons (None: none); the learner still grades."""
