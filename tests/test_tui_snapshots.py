@@ -153,3 +153,26 @@ def test_help_screen(snap_compare, tmp_path: Path) -> None:
         await _settle(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_exercise_after_a_run(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    """The exercise screen with its recorded runs: the latest on the plot, the runs table."""
+    from studyapp.tui.screens.exercise import ExerciseScreen
+    from tests.test_tui_exercise import FakeLearner
+    from tests.test_tui_exercise_monitor import RUNS, RecordedExercises
+
+    app = make_app(tmp_path, DAY1)
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        pilot.app.push_screen(ExerciseScreen(pilot.app.service, "spam",
+                                             exercises=RecordedExercises(RUNS),
+                                             learner=FakeLearner(tmp_path / "mine.py")))
+        await pilot.pause()
+        await pilot.press("h")
+        await _settle(pilot)
+        pilot.app.clear_notifications()
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

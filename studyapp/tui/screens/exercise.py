@@ -253,15 +253,16 @@ class ExerciseScreen(Screen[None]):
         if not runs:
             return
         differ = differing_keys([dict(r.settings or {}) for r in runs])[:3]
-        table.add_columns("when", "code", "variant", *differ, "outcome", "time")
+        # the most telling first: a narrow pane scrolls sideways to the rest
+        table.add_columns("when", "outcome", "code", *differ, "time", "variant")
         for r in runs:
             took = getattr(r, "duration_s", None)
             table.add_row(
-                safe_rich_text(f"{r.started_at:%m-%d %H:%M}"), safe_rich_text(str(getattr(r, "code", None) or "-")),
-                safe_rich_text(r.variant or "-"),
+                safe_rich_text(f"{r.started_at:%m-%d %H:%M}"), safe_rich_text(run_outcome(r)),
+                safe_rich_text(str(getattr(r, "code", None) or "-")),
                 *(safe_rich_text(_show_value((r.settings or {}).get(k))) for k in differ),
-                safe_rich_text(run_outcome(r)),
-                safe_rich_text(format_duration(took) if took is not None else "-"), key=r.id)
+                safe_rich_text(format_duration(took) if took is not None else "-"),
+                safe_rich_text(r.variant or "-"), key=r.id)
 
     def _plot_run(self, run: Any, caption: str) -> None:
         """Put a recorded run on the plot (its curves) and its final metrics beside it."""
