@@ -66,6 +66,7 @@ def binding_groups(app_cls: type) -> list[tuple[str, type]]:
     from studyapp.tui.screens.help import HelpScreen
     from studyapp.tui.screens.home import HomeScreen
     from studyapp.tui.screens.lesson import LessonScreen
+    from studyapp.tui.screens.predict import PredictScreen
     from studyapp.tui.screens.review import ReviewScreen
     from studyapp.tui.widgets.answer_card import AnswerCard
     from studyapp.tui.widgets.concept_cards import ConceptCards
@@ -82,6 +83,7 @@ def binding_groups(app_cls: type) -> list[tuple[str, type]]:
         ("Review", ReviewScreen),
         ("Exercises list", ExercisesScreen),
         ("Exercise", ExerciseScreen),
+        ("Predict, then run", PredictScreen),
         ("Lint messages", DiagnosticsScreen),
         ("Help", HelpScreen),
     ]
