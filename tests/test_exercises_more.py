@@ -220,3 +220,20 @@ def test_tiny_sweep_through_the_worker_records_each_trial(tmp_path):
     assert [r.id for r in svc.runs("sweep")] == [result.run_id]
     out = CliRunner().invoke(main, ["--db", str(db), "exercise", "runs", "sweep"]).output
     assert out.count("└") == 3 and "<- chosen" in out, out
+
+
+@pytest.mark.parametrize("ex_id,pair,said", [
+    ("memory", "accumulation_steps=3", "batch_size must be a multiple of accumulation_steps"),
+    ("memory", "modes=batch,fast", "modes must be comma-separated names"),
+    ("sweep", "learning_rates=abc", "learning_rates must be comma-separated positive"),
+    ("sweep", "ranks=0", "ranks must be comma-separated positive integers"),
+    ("sweep", "learning_rates=1,2,3,4,5,6,7,8,9", "more than max_trials=16"),
+    ("export", "rank=0", "rank must be an integer >= 1"),
+])
+def test_a_bad_setting_is_refused_before_any_run(tmp_path, ex_id, pair, said):
+    db = tmp_path / "db.sqlite"
+    result = CliRunner().invoke(main, ["--db", str(db), "exercise", "run", ex_id,
+                                       "--set", pair])
+    assert result.exit_code == 2, result.output
+    assert said in result.output and len(result.output.strip().splitlines()) == 1
+    assert not db.exists() or not ExerciseService(Settings.from_env(db=db)).runs(ex_id)

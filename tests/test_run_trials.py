@@ -150,3 +150,49 @@ async def test_the_exercise_screen_shows_the_latest_search_s_trials(tmp_path: Pa
 
         assert trials_ceiling(plot.trials) == pytest.approx(1.5 * 0.69), (
             "a diverged trial runs along the top instead of squashing the others")
+
+
+class _SearchHandle:
+    """A search's run as the screen sees it: trials end one after another."""
+
+    def events(self):  # type: ignore[no-untyped-def]
+        yield Started(run_id="s1", exercise="spam", variant="tiny", device="cpu", settings={},
+                      total_steps=4)
+        for trial, val in ((1, 0.41), (2, 900.0)):
+            yield Evaluation(step=0, val_loss=0.69)
+            yield _trial(trial, "finished" if trial == 1 else "pruned", val,
+                         pruned_at=None if trial == 1 else 2)
+        yield Finished(metrics={"chosen_trial": 1, "val_loss": 0.41}, checks=[])
+
+    def cancel(self, grace_s: float | None = None) -> None:
+        pass
+
+
+async def test_a_live_search_fills_the_table_and_the_plot_as_trials_end(tmp_path: Path):
+    from studyapp.services.study import StudyService
+    from studyapp.tui.app import StudyApp
+    from studyapp.tui.screens.exercise import ExerciseScreen
+    from studyapp.tui.widgets.loss_plot import LossPlot, trials_ceiling
+    from studyapp.tui.widgets.trials import TrialsTable
+    from tests.test_tui_exercise import FakeExercises, FakeLearner, make_settings
+
+    fake = FakeExercises()
+    fake.start_run = lambda *a, **k: _SearchHandle()      # type: ignore[method-assign]
+    app = StudyApp(StudyService.open(make_settings(tmp_path)), cursor_blink=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = ExerciseScreen(app.service, "spam", exercises=fake,
+                                learner=FakeLearner(tmp_path / "mine.py"))
+        await app.push_screen(screen)
+        await pilot.pause()
+        assert not screen.query_one(TrialsTable).display, "hidden until a trial ends"
+        await pilot.press("s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = screen.query_one(TrialsTable)
+        assert [r.trial for r in table.rows] == [1, 2] and table.chosen == 1
+        assert table.display
+        plot = screen.query_one(LossPlot)
+        assert [label for label, _ in plot.trials] == ["1 lr=0.1 rank=4", "2 lr=0.01 rank=4"]
+        assert trials_ceiling(plot.trials) == pytest.approx(1.5 * 0.69)
+        log = "\n".join(line.text for line in screen.query_one("#run-log").lines)
+        assert "trial 2 lr=0.01 rank=4: pruned" in log

@@ -7,9 +7,16 @@ them. Register a class with its task in `studyapp.training.tasks.TASKS`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from studyapp.training.settings import MAX_THREADS, PRECISIONS, TaskSettings, setting
+from studyapp.training.settings import (
+    MAX_THREADS,
+    PRECISIONS,
+    SettingsError,
+    TaskSettings,
+    setting,
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,18 @@ class MemorySettings(TaskSettings):
     precision: str = setting("auto", choices=PRECISIONS,
                              help="of the batch, accumulation and checkpointing modes")
 
+    def __post_init__(self) -> None:
+        modes = [m.strip() for m in self.modes.split(",") if m.strip()]
+        allowed = ("batch", "accumulation", "checkpointing", "mixed")
+        if not modes or any(m not in allowed for m in modes):
+            raise SettingsError(f"modes={self.modes}: modes must be comma-separated names "
+                                f"from {', '.join(allowed)}")
+        if self.batch_size % self.accumulation_steps:
+            raise SettingsError(
+                f"batch_size={self.batch_size} accumulation_steps={self.accumulation_steps}: "
+                "batch_size must be a multiple of accumulation_steps (the micro-batches "
+                "make up the batch)")
+
 
 @dataclass(frozen=True)
 class SweepSettings(TaskSettings):
@@ -99,6 +118,21 @@ class SweepSettings(TaskSettings):
     seed: int = setting(123, ge=0, le=2**32 - 1)
     threads: int = setting(0, ge=0, le=MAX_THREADS, help="CPU threads; 0: the cores free")
     precision: str = setting("auto", choices=PRECISIONS)
+
+    def __post_init__(self) -> None:
+        for key, kind in (("learning_rates", float), ("ranks", int)):
+            text = getattr(self, key)
+            try:
+                values = [kind(v.strip()) for v in text.split(",") if v.strip()]
+            except ValueError:
+                values = []
+            if not values or any(not math.isfinite(v) or v <= 0 for v in values):
+                raise SettingsError(f"{key}={text}: {key} must be comma-separated positive "
+                                    f"{'numbers' if kind is float else 'integers'}")
+        size = len(self.learning_rates.split(",")) * len(self.ranks.split(","))
+        if size > self.max_trials:
+            raise SettingsError(f"learning_rates x ranks = {size} trials: more than "
+                                f"max_trials={self.max_trials}")
 
 
 @dataclass(frozen=True)
