@@ -43,7 +43,7 @@ from torch import nn
 
 from studyapp.training.engine import Engine, Evaluated, TrainConfig
 from studyapp.training.runtime import RunContext
-from studyapp.training.tasks.common import PeakMemory, finish, overlay_plot
+from studyapp.training.tasks.common import PeakMemory, overlay_plot
 from studyapp.training.tasks.settings import MemorySettings
 from studyapp.training.tasks.textclf import (
     Classifier,
@@ -150,8 +150,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
                     steps=sum(r["steps"] for r in results.values()))
     ctx.log(_table(results, s.batch_size, micro, k, cuda=device.type == "cuda"))
     ctx.log(overlay_plot(curves, title="training loss per optimizer step, each mode"))
-    return finish(ctx, measured, {"train": [p for c in curves.values() for p in c],
-                                  "val": []})
+    return first.finish(measured)          # the checks; the batch mode's curves
 
 
 def _train(engine: Engine, mode: str, clf: Classifier, order: list[int], batch_size: int,
