@@ -169,10 +169,13 @@ def run_cmd(settings: Settings, exercise_id: str, variant: str | None, device: s
     settled = None
     if predicted is not None:
         settled = _settle(settings, svc.exercise(exercise_id), result, predicted)
+    fed = _feed_scheduler(settings, svc.exercise(exercise_id), handle.spec, result)
     if as_json:
         out = result.to_dict()
         if settled is not None:
             out["prediction"] = settled.to_dict()
+        if fed:
+            out["cards"] = fed
         out.pop("losses", None)
         out["losses"] = {"train_points": len(result.losses["train"]),
                          "val": result.losses["val"]}
@@ -189,6 +192,8 @@ def run_cmd(settings: Settings, exercise_id: str, variant: str | None, device: s
             from studyapp.textsafe import safe_text
 
             click.echo(safe_text(f"Prediction: {describe(spec, settled)}"))
+        for line in _fed_lines(fed):
+            click.echo(line)
     if result.status == "cancelled":
         sys.exit(EXIT_CANCELLED)
     if result.status != "finished" or result.passed is False:
@@ -224,6 +229,35 @@ def _settle(settings: Settings, ex: Any, result: Any, predicted: float) -> Any:
     except (StoreError, OSError) as exc:
         click.echo(f"warning: the prediction could not be recorded: {exc}", err=True)
         return None
+
+
+def _feed_scheduler(settings: Settings, ex: Any, spec: Any, result: Any) -> dict[str, Any]:
+    """A run of the learner's own code feeds the scheduler (services.code_cards)."""
+    from studyapp.services.code_cards import after_run
+    from studyapp.services.study import StudyService
+    from studyapp.store.db import StoreError
+
+    if getattr(spec, "code", "solution") != "mine":
+        return {}
+    try:
+        with StudyService.open(settings) as study:
+            fed = after_run(study, ex, spec.code, result.status, result.passed, result.error)
+    except (StoreError, OSError) as exc:
+        click.echo(f"warning: the cards could not be updated: {exc}", err=True)
+        return {}
+    return {k: v for k, v in fed.items() if v}
+
+
+def _fed_lines(fed: dict[str, Any]) -> list[str]:
+    out = []
+    if fed.get("code_cards"):
+        out.append(f"{len(fed['code_cards'])} code cards made: practise these functions from "
+                   "memory in your reviews, from tomorrow")
+    if fed.get("brought_forward"):
+        out.append(f"{len(fed['brought_forward'])} cards of the lesson are due tomorrow")
+    if fed.get("reviewed"):
+        out.append(f"passing now counts as a review of {len(fed['reviewed'])} cards")
+    return out
 
 
 def _run_with_progress(handle, console=None, on_event=None):  # -> RunResult

@@ -121,14 +121,23 @@ class _Session:
                           style="dim"))
             self.say(safe_rich_text(item.prompt, "bold"), highlight=False)
             started = time.monotonic()
-            answer = self.ask("[dim]Your answer (Enter to skip, u undo, q stop):[/dim] ")
+            suggested = None
+            if item.card_kind == "code":
+                tried = self.code_card(item)
+                if tried is None:
+                    break
+                answer, suggested = tried
+            else:
+                answer = self.ask("[dim]Your answer (Enter to skip, u undo, q stop):[/dim] ")
             if answer is None or answer.strip().lower() == "q":
                 break
             if answer.strip().lower() == "u":
                 self.undo()
                 continue
             seconds = round(time.monotonic() - started, 1)
-            if item.answer:
+            if item.card_kind == "code":
+                pass  # the checks' messages (and the solution after giving up) were shown
+            elif item.answer:
                 self.say(Text.assemble(("Answer:", "green"), " ", safe_text(item.answer)),
                          highlight=False)
             elif item.context:
@@ -145,11 +154,15 @@ class _Session:
                                                            or {}).items()}
             choices = " · ".join(f"[bold]{r}[/bold] {RATING_NAMES[r]}"
                                  + (f" ({after[r]})" if r in after else "") for r in RATING_NAMES)
+            hint = (f"Enter: the checks' grade, {suggested} {RATING_NAMES[suggested]}; "
+                    if suggested else "")
             while True:
-                raw = self.ask(f"Grade {choices} (u undo, q stop): ")
+                raw = self.ask(f"Grade {choices} ({hint}u undo, q stop): ")
                 if raw is None or raw.strip().lower() == "q":
                     return
                 raw = raw.strip().lower()
+                if not raw and suggested:
+                    raw = str(suggested)
                 if raw == "u":
                     if self.undo():
                         break  # the undone item is due again; show the queue afresh
@@ -168,6 +181,53 @@ class _Session:
                 nxt = f" · next: {result.next_due.isoformat()}" if result.next_due else ""
                 self.say(f"[dim]{RATING_NAMES[rating]}{nxt}[/dim]", highlight=False)
                 break
+
+    def code_card(self, item: Any) -> tuple[str, int] | None:
+        """Write the card's function again: a fresh copy of it in $VISUAL/$EDITOR (or the
+        path to edit, when neither is set), its checks run in a child process, retried
+        until they pass or the learner gives up. (the code, the checks' grade); None: stop."""
+        import os
+        import shlex
+        import subprocess
+
+        from studyapp.services.code_cards import CodeAttempt, card_key, code_function
+        from studyapp.services.exercises import ExerciseService
+
+        try:
+            ex_id, name = card_key(item.id)
+            ex = ExerciseService(self.svc.settings).exercise(ex_id)
+            attempt = CodeAttempt.open(ex, code_function(ex, name))
+        except Exception as exc:  # noqa: BLE001 - one line, then the learner grades it
+            self.say(f"[red]cannot open this code card:[/red] {escape_markup(exc)}",
+                     highlight=False)
+            return "", 1
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        while True:
+            if editor:
+                self.say(f"[dim]Opening {escape_markup(attempt.path)} in {escape_markup(editor)}…[/dim]",
+                         highlight=False)
+                subprocess.call([*shlex.split(editor), str(attempt.path)])
+            else:
+                raw = self.ask(f"Write it in {escape_markup(attempt.path)} (no $EDITOR is set), "
+                               "then press Enter (q stop): ")
+                if raw is None or raw.strip().lower() == "q":
+                    return None
+            report = attempt.check()
+            for line in report.lines():
+                style = "green" if line.startswith("PASS") else "red" if line.startswith(
+                    ("FAIL", "ERROR")) else ""
+                self.say(safe_text(line), style=style or None, highlight=False, markup=False)
+            if attempt.passed:
+                break
+            raw = self.ask("[dim]r: try again, g: give up and see the solution, q stop:[/dim] ")
+            if raw is None or raw.strip().lower() == "q":
+                return None
+            if raw.strip().lower() == "g":
+                if item.answer:
+                    self.say("[green]Solution:[/green]")
+                    self.say(safe_text(item.answer), highlight=False, markup=False)
+                break
+        return attempt.path.read_text(encoding="utf-8"), attempt.suggested()
 
     def summary(self) -> str:
         total = sum(self.ratings.values())

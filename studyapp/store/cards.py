@@ -134,3 +134,22 @@ def bring_forward(conn: sqlite3.Connection, card_ids: list[str], day: date,
         if cur.rowcount:
             moved.append(card_id)
     return moved
+
+
+def add_code_card(conn: sqlite3.Connection, card_id: str, lesson_id: str, key: str,
+                  front: str, back: str | None, stamp: str, state: dict[str, Any]) -> bool:
+    """A `code` card (a function of an exercise; the lesson sync leaves these alone),
+    scheduled with `state` (a CardState dict) unless it exists. True when it was added."""
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO cards (id, lesson_id, kind, key, front, back, norm, position, "
+        "retired, scheduled, created_at, updated_at) VALUES (?, ?, 'code', ?, ?, ?, ?, 0, 0, "
+        "1, ?, ?)", (card_id, lesson_id, key, front, back, normalise(front), stamp, stamp))
+    if not cur.rowcount:
+        return False
+    conn.execute("INSERT OR IGNORE INTO card_aliases (alias, card_id) VALUES (?, ?)",
+                 (card_id, card_id))
+    cols = ("due", "due_day", "state", "step", "stability", "difficulty", "last_review",
+            "reps", "lapses", "first_review_day")
+    conn.execute(f"INSERT OR IGNORE INTO card_state (card_id, {', '.join(cols)}) VALUES "
+                 f"(?, {', '.join('?' * len(cols))})", (card_id, *(state[c] for c in cols)))
+    return True

@@ -241,9 +241,20 @@ def migration_5_run_predictions(conn: sqlite3.Connection) -> None:
         " created_at TEXT NOT NULL)")
 
 
+def migration_6_exercise_feedback(conn: sqlite3.Connection) -> None:
+    """Exercises feed the scheduler: the cards a failed run of the learner's own code
+    brought forward, until a passing run counts as their review. (Code cards are cards
+    of kind 'code' in the cards table: no column needed.)"""
+    conn.execute(
+        "CREATE TABLE exercise_feedback ("
+        " exercise TEXT PRIMARY KEY,"
+        " failed_at TEXT NOT NULL,"
+        " cards TEXT NOT NULL)")                 # JSON list of card ids
+
+
 MIGRATIONS: list[Migration] = [migration_1_initial, migration_2_run_owner,
                                migration_3_card_browser, migration_4_run_parent,
-                               migration_5_run_predictions]
+                               migration_5_run_predictions, migration_6_exercise_feedback]
 
 
 def index_statements() -> list[str]:

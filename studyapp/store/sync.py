@@ -92,10 +92,12 @@ def sync_course(conn: sqlite3.Connection, results: Sequence[ParseResult], now: d
         for lid in gone:
             conn.execute("UPDATE lessons SET present=0, synced_at=? WHERE id=?", (stamp, lid))
             report.lessons_absent.append(lid)
+            # code cards belong to the lesson's exercise, not its text: they stay
             retired = [r[0] for r in conn.execute(
-                "SELECT id FROM cards WHERE lesson_id=? AND retired=0", (lid,))]
+                "SELECT id FROM cards WHERE lesson_id=? AND retired=0 AND kind<>'code'",
+                (lid,))]
             conn.execute("UPDATE cards SET retired=1, updated_at=? WHERE lesson_id=? AND "
-                         "retired=0", (stamp, lid))
+                         "retired=0 AND kind<>'code'", (stamp, lid))
             report.cards_retired.extend(retired)
     return report
 
@@ -106,13 +108,14 @@ def sync_cards(
 ) -> None:
     """Match a lesson's card specs to its stored cards; see the module docstring."""
     rows = conn.execute(
-        "SELECT id, kind, key, front, back, position, retired FROM cards WHERE lesson_id=?",
+        "SELECT id, kind, key, front, back, position, retired FROM cards WHERE lesson_id=? "
+        "AND kind<>'code'",  # code cards come from the lesson's exercise, not its text
         (lesson_id,),
     ).fetchall()
     stored = {r[0]: r for r in rows}
     aliases = dict(conn.execute(
         "SELECT a.alias, a.card_id FROM card_aliases a JOIN cards c ON c.id = a.card_id "
-        "WHERE c.lesson_id=?", (lesson_id,)))
+        "WHERE c.lesson_id=? AND c.kind<>'code'", (lesson_id,)))
     claimed: dict[str, CardSpec] = {}
     unmatched: list[CardSpec] = []
     for spec in specs:
@@ -191,11 +194,12 @@ def stored_cards(conn: sqlite3.Connection, lesson_id: str) -> tuple[list[OldCard
     cards = [
         OldCard(r[0], lesson_id, r[1], r[2], r[3], bool(r[4]))
         for r in conn.execute(
-            "SELECT id, kind, front, back, retired FROM cards WHERE lesson_id=?", (lesson_id,))
+            "SELECT id, kind, front, back, retired FROM cards WHERE lesson_id=? "
+            "AND kind<>'code'", (lesson_id,))
     ]
     aliases = dict(conn.execute(
         "SELECT a.alias, a.card_id FROM card_aliases a JOIN cards c ON c.id=a.card_id "
-        "WHERE c.lesson_id=?", (lesson_id,)))
+        "WHERE c.lesson_id=? AND c.kind<>'code'", (lesson_id,)))
     return cards, aliases
 
 

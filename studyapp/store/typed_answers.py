@@ -16,7 +16,7 @@ def graded_typed_answers(conn: sqlite3.Connection, limit: int = RECENT) -> list[
     rows = conn.execute(
         "SELECT c.front, c.back, r.answer, r.rating FROM review_log r JOIN cards c ON c.id = r.item_id "
         "WHERE r.item_kind = 'card' AND trim(coalesce(r.answer, '')) <> '' "
-        "AND trim(coalesce(c.back, '')) <> '' AND r.rating BETWEEN 1 AND 4 "
+        "AND trim(coalesce(c.back, '')) <> '' AND r.rating BETWEEN 1 AND 4 AND c.kind <> 'code' "
         "ORDER BY r.id DESC LIMIT ?", (int(limit),)).fetchall()
     return [GradedAnswer(str(front), str(back), str(answer), int(rating))
             for front, back, answer, rating in rows]
