@@ -14,15 +14,16 @@ import click
 from studyapp.cli.study_cmds import RATING_NAMES, _open
 from studyapp.config import Settings
 from studyapp.store.cards import STATES
+from studyapp.textsafe import escape_json, safe_text
 
 
 def _dump(obj: Any) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+    click.echo(escape_json(json.dumps(obj, ensure_ascii=False, indent=2)))
 
 
 def _clean(text: str) -> str:
-    """Lesson text as one line (newlines shown as spaces)."""
-    return " ".join(str(text).split())
+    """Lesson text as one terminal-safe line (control characters shown as escapes)."""
+    return safe_text(" ".join(str(text).split()))
 
 
 @click.group()

@@ -312,8 +312,10 @@ def due(settings: Settings, as_json: bool) -> None:
     """List what is due now (plan prompts and cards, today's limits applied)."""
     svc = _open(settings)
     try:
+        from studyapp.textsafe import safe_text
+
         for warning in svc.identity_warnings():
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {safe_text(warning)}", err=True)
         items = svc.due()
         if as_json:
             _dump([i.to_dict() for i in items])
@@ -364,9 +366,11 @@ def stats(settings: Settings, as_json: bool) -> None:
     """Due today, a 30-day forecast, reviews done, true retention, streak, lessons."""
     svc = _open(settings)
     try:
-        s = svc.stats()
+        queue = svc.due()
+        s = svc.stats(queue)
+        series = svc.stats_series(queue)
         if as_json:
-            _dump(s.to_dict())
+            _dump({**s.to_dict(), "series": series.to_dict()})
             return
         from rich.console import Console
         from rich.table import Table
@@ -379,6 +383,15 @@ def stats(settings: Settings, as_json: bool) -> None:
         week = "  ".join(f"{d.strftime('%a %d')}: {n}" for d, n in s.forecast[:7])
         console.print(f"Next 7 days: {week}")
         console.print(f"Next 30 days: {sum(n for _d, n in s.forecast)} reviews")
+        from studyapp.tui.format import sparkline
+
+        last30 = [n for _d, n in series.reviews_per_day[-30:]]
+        console.print(f"Reviews, last 30 days: {sparkline(last30)}  ({sum(last30)})")
+        if series.retention_per_week:
+            weeks = "  ".join(f"{d.strftime('%d %b')}: {r:.0%}"
+                              for d, r, _n in series.retention_per_week[-4:])
+            console.print(f"True retention by week: {weeks}")
+        console.print("Cards: " + ", ".join(f"{k} {n}" for k, n in series.card_states))
         table = Table("lesson", "state", "next review", box=None)
         for e in s.lessons:
             table.add_row(safe_rich_text(f"{e.title} ({e.id})"), safe_rich_text(e.state),

@@ -540,6 +540,26 @@ class StudyService:
                      study_stats.streak(
                          today, functools.partial(reviews.answered_on, self.conn)), self.lessons())
 
+    @_locked
+    def stats_series(self, queue: Sequence[DueItem] | None = None,
+                     days: int = 90) -> study_stats.Series:
+        """The plotted series (see `study.stats`): reviews per day over the last `days`
+        learner days, true retention per week over the last year, cards by state, and
+        the 30-day forecast (today: the queue)."""
+        today = self.today()
+        queue = self.due() if queue is None else queue
+        per_day = reviews.reviews_per_day(self.conn, today - timedelta(days=days - 1))
+        retention = reviews.retention_per_day(self.conn, today - timedelta(days=364))
+        counts = card_store.counts_by_state(self.conn, today)
+        forecast = study_stats.forecast(
+            today, len(queue), reviews.plan_due_counts(self.conn),
+            reviews.card_due_counts(self.conn, today + timedelta(
+                days=study_stats.FORECAST_DAYS)))
+        return study_stats.Series(
+            tuple(study_stats.daily(today, per_day, days)),
+            tuple(study_stats.weekly_retention(retention)),
+            tuple((k, counts[k]) for k in study_stats.CARD_STATES), tuple(forecast))
+
     # -- the card browser --------------------------------------------------------------------------
 
     @_locked

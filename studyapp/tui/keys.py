@@ -60,6 +60,7 @@ def binding_groups(app_cls: type) -> list[tuple[str, type]]:
     """(title, class) for the app, every screen and every widget with its own keys."""
     from textual.screen import Screen
 
+    from studyapp.tui.screens.cards import CardsScreen
     from studyapp.tui.screens.diagnostics import DiagnosticsScreen
     from studyapp.tui.screens.exercise import ExerciseScreen
     from studyapp.tui.screens.exercises import ExercisesScreen
@@ -68,6 +69,7 @@ def binding_groups(app_cls: type) -> list[tuple[str, type]]:
     from studyapp.tui.screens.lesson import LessonScreen
     from studyapp.tui.screens.predict import PredictScreen
     from studyapp.tui.screens.review import ReviewScreen
+    from studyapp.tui.screens.stats import StatsScreen
     from studyapp.tui.widgets.answer_card import AnswerCard
     from studyapp.tui.widgets.concept_cards import ConceptCards
     from studyapp.tui.widgets.quiz import QuizView
@@ -81,6 +83,8 @@ def binding_groups(app_cls: type) -> list[tuple[str, type]]:
         ("Quiz", QuizView),
         ("Answer card (quiz and review)", AnswerCard),
         ("Review", ReviewScreen),
+        ("Cards", CardsScreen),
+        ("Statistics", StatsScreen),
         ("Exercises list", ExercisesScreen),
         ("Exercise", ExerciseScreen),
         ("Predict, then run", PredictScreen),

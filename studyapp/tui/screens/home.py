@@ -34,6 +34,8 @@ class HomeScreen(Screen[None]):
         Binding("ctrl+r,R", "reload", "Reload"),
         Binding("l", "lint", "Lint"),
         Binding("x", "exercises", "Exercises"),
+        Binding("s", "stats", "Stats"),
+        Binding("c", "cards", "Cards"),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -101,8 +103,10 @@ class HomeScreen(Screen[None]):
         warnings = service.identity_warnings()
         if warnings:
             preview = Text(preview) if isinstance(preview, str) else preview
+            from studyapp.textsafe import safe_text
+
             for w in warnings[:2]:
-                preview.append(f"\n⚠ {w}", style="bold red")
+                preview.append(f"\n⚠ {safe_text(w)}", style="bold red")
         self.query_one("#due-preview", Static).update(preview)
         self.query_one("#review-now", Button).disabled = not due
 
@@ -218,6 +222,18 @@ class HomeScreen(Screen[None]):
         from studyapp.tui.screens.review import ReviewScreen
 
         self.app.push_screen(ReviewScreen(self.service))
+
+    def action_stats(self) -> None:
+        """Plots of reviews per day, true retention, cards by state, the forecast."""
+        from studyapp.tui.screens.stats import StatsScreen
+
+        self.app.push_screen(StatsScreen(self.service))
+
+    def action_cards(self) -> None:
+        """The card browser: search, filter, suspend, bury, reset, history."""
+        from studyapp.tui.screens.cards import CardsScreen
+
+        self.app.push_screen(CardsScreen(self.service))
 
     def action_exercises(self) -> None:
         from studyapp.tui.screens.exercises import ExercisesScreen
