@@ -19,7 +19,7 @@ def test_intervals_in_many_languages(text, days):
     assert parse_interval(text) == days
 
 
-@pytest.mark.parametrize("text", ["", "soon", "1 fortnight", "0 days", "week 1", "1", "d"])
+@pytest.mark.parametrize("text", ["", "soon", "1 fortnight", "0 days", "1 2", "fortnight 2", "week 0", "1", "d"])
 def test_unreadable_intervals_raise_with_the_text(text):
     with pytest.raises(IntervalError) as info:
         parse_interval(text)

@@ -39,12 +39,19 @@ def lint_results(paths: list[Path], exercises_dir: Path) -> list[tuple[str, list
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--no-warnings", is_flag=True, help="Print errors only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnostics as JSON.")
+@click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path),
+              help="The learner database to compare with (as `studyapp --db` before lint).")
 @click.pass_obj
-def lint(settings: Settings, paths: tuple[Path, ...], no_warnings: bool, as_json: bool) -> None:
+def lint(settings: Settings, paths: tuple[Path, ...], no_warnings: bool, as_json: bool,
+         db: Path | None) -> None:
     """Check lesson files (or folders of them) and print every problem as file:line.
 
     Exit status 1 when any file has an error.
     """
+    if db is not None:
+        from dataclasses import replace
+
+        settings = replace(settings, db_path=db)
     missing = [p for p in paths if not p.exists()]
     report = lint_results([p for p in paths if p.exists()], settings.exercises_dir)
     report += [(str(p), [Diagnostic(str(p), 1, Severity.ERROR, "no such file or folder",

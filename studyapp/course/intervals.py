@@ -66,8 +66,11 @@ def parse_interval(text: str) -> int:
         words = words[1:]
     joined = " ".join(words)
     match = re.fullmatch(r"(\d+)\s*([^\W\d_][\w.]*)", joined)
+    last = re.fullmatch(r"([^\W\d_][\w.]*)\s*(\d+)", joined)   # number last: "Day 1", "Week 2"
     if match:
         number, unit = int(match.group(1)), match.group(2)
+    elif last and (last.group(1) in _UNIT_DAYS or last.group(1).rstrip(".") in _UNIT_DAYS):
+        number, unit = int(last.group(2)), last.group(1)
     elif len(words) == 2 and words[0] in _ONE:
         number, unit = 1, words[1]
     elif len(words) == 1 and words[0] in _UNIT_DAYS and len(words[0]) > 2:

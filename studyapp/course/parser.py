@@ -78,7 +78,8 @@ _SOLUTION = re.compile(
     re.IGNORECASE,
 )
 _ANSWER = re.compile(
-    r"^\s*(?:[-*+>]\s*)?(?:\*\*|__)?(?:answer|a|отговор|odgovor|одговор|ответ|antwort)"
+    r"^\s*(?:[-*+>]\s*)?(?:\*\*|__)?(?:answer|a|отговор|odgovor|одговор|ответ|antwort"
+    r"|lösung|loesung|solution|решение|rešenje|решење)"
     r"\s*:\s*(?:\*\*|__)?\s*",
     re.IGNORECASE,
 )
@@ -297,6 +298,16 @@ def _examples(nodes: list[SyntaxTreeNode], heading: str) -> tuple[Example, ...]:
         if by_h3 and node.type == "heading" and node.tag == "h3":
             drafts.append(_ExampleDraft(plain(_inline_text(node)), _line(node)))
             continue
+        if not by_h3 and node.type == "paragraph":
+            # a paragraph that opens with a bold title line (`**Example 1: ...**`) starts
+            # an example of its own, as an h3 or a bold list item would
+            first, _, rest = _inline_text(node).partition("\n")
+            bold = re.fullmatch(r"\s*(\*\*|__)(.+?)\1\s*[:–—-]?\s*", first)
+            if bold:
+                draft = _ExampleDraft(plain(bold.group(2)).rstrip(":").strip(), _line(node))
+                draft.add_prose(rest)
+                drafts.append(draft)
+                continue
         if not by_h3 and node.type in ("bullet_list", "ordered_list"):
             for item in node.children:
                 paragraphs, _ = _item_blocks(item)
@@ -389,6 +400,10 @@ def _review_plan(nodes: list[SyntaxTreeNode], section_line: int,
             if len(cells) < 2 or not cells[0]:
                 ctx.error(line, "review-plan row needs an interval and a prompt", "plan-row")
                 continue
+            if not any(c for c in cells[1:]):
+                ctx.error(line, f"review-plan row {cells[0]!r} has no prompt (a cell is "
+                          "missing: write '| interval | prompt |')", "plan-row")
+                continue
             try:
                 days = parse_interval(cells[0])
             except IntervalError as exc:
@@ -411,10 +426,13 @@ def _review_plan(nodes: list[SyntaxTreeNode], section_line: int,
     return tuple(steps)
 
 
-def default_plan(title: str) -> tuple[ReviewStep, ...]:
+def default_plan(title: str, *, concepts: bool = True, recap: bool = True
+                 ) -> tuple[ReviewStep, ...]:
+    """The plan of a lesson without one; its prompt names only sections the lesson has."""
+    recall = "recall its key concepts" if concepts else "recall its main points"
+    check = "check the recap" if recap else "skim the lesson again"
     return tuple(
-        ReviewStep(days, f"Review “{title}”: recall its key concepts, then check the recap.",
-                   0, "")
+        ReviewStep(days, f"Review “{title}”: {recall}, then {check}.", 0, "")
         for days in DEFAULT_PLAN_DAYS
     )
 
@@ -587,7 +605,8 @@ def parse_lesson(text: str, path: str = "<text>") -> ParseResult:
         pitfalls=fields.get("pitfalls", ()),
         quiz=quiz,
         recap=fields.get("recap", ()),
-        review_plan=plan or default_plan(title),
+        review_plan=plan or default_plan(title, concepts=bool(fields.get("concepts")),
+                                         recap=bool(fields.get("recap"))),
         plan_is_default=not plan,
         exercises=_exercises(fm, ctx),
         meta=tuple((k, _hashable(v)) for k, v in fm.items()
