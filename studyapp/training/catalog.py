@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studyapp.textsafe import safe_text
+
 # Settings every classification run understands, with the type a `--set key=value` is read
 # as when an exercise does not give a default for it.
 KNOWN_SETTING_TYPES: dict[str, type] = {
@@ -180,6 +182,7 @@ def load_exercise(folder: Path) -> Exercise:
         raise ExerciseError(f"{meta_path} cannot be read: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ExerciseError(f"{meta_path} is not valid TOML: {exc}") from None
+    meta = _safe(meta)       # TOML can spell control characters ("\u001b"): never shown raw
 
     def need(key: str) -> str:
         value = meta.get(key)
@@ -235,6 +238,16 @@ def load_exercise(folder: Path) -> Exercise:
         code_checks_file=file("checks"),
         extra={k: v for k, v in meta.items() if k not in _KNOWN_KEYS},
     )
+
+
+def _safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {safe_text(k): _safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_safe(v) for v in value]
+    return value
 
 
 def _table(raw: dict[str, Any], key: str, meta_path: Path, where: str = "") -> dict[str, Any]:

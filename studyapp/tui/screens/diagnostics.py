@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from studyapp.course.model import Diagnostic, Severity
+from studyapp.textsafe import escape_markup, safe_rich_text
 
 
 class DiagnosticsScreen(ModalScreen[None]):
@@ -31,14 +32,14 @@ class DiagnosticsScreen(ModalScreen[None]):
 
     def _text(self) -> Text:
         text = Text()
-        text.append(f"{self.path}\n", style="dim")
+        text.append(safe_rich_text(f"{self.path}\n", style="dim"))
         ordered = sorted(self.diagnostics, key=lambda d: (d.severity is not Severity.ERROR,
                                                           d.line))
         for d in ordered:
             style = "bold red" if d.severity is Severity.ERROR else "yellow"
             text.append(f"line {d.line}: ", style="dim")
             text.append(d.severity.value, style=style)
-            text.append(f": {d.message}\n")
+            text.append(safe_rich_text(f": {d.message}\n"))
         if not ordered:
             text.append("No problems found.")
         text.append("\nFix the file and press ctrl+r on the home screen to reload.", style="dim")
@@ -46,7 +47,7 @@ class DiagnosticsScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         body = self.query_one("#diagnostics-body")
-        body.border_title = self.lesson_title
+        body.border_title = escape_markup(self.lesson_title)
         body.border_subtitle = "esc closes"
         body.focus()
 

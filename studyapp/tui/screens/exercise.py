@@ -30,7 +30,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Markdown, RichLog, Static
 
-from studyapp.textsafe import safe_rich_text, safe_text
+from studyapp.textsafe import escape_markup, safe_rich_text, safe_text
 from studyapp.tui.widgets.loss_plot import SMOOTHING_STEPS, LossPlot, Overlay
 from studyapp.tui.widgets.run_progress import RunProgress, format_duration, format_metrics
 from studyapp.tui.widgets.trials import TrialRow, TrialsTable
@@ -196,7 +196,7 @@ class ExerciseScreen(Screen[None]):
             self._set_status("not found")
             return
         self.variant = self.exercise.default_variant
-        self.query_one("#exercise-title", Static).update(self.exercise.title)
+        self.query_one("#exercise-title", Static).update(safe_rich_text(self.exercise.title))
         self.query_one("#exercise-info").border_title = "What to do"
         self.query_one("#exercise-hints").border_title = "Hints"
         self._show_info()
@@ -230,7 +230,7 @@ class ExerciseScreen(Screen[None]):
         label = status if self.variant is None else f"{self.variant} · {status}"
         if self.watching:
             label += " · watching"
-        self.query_one("#exercise-status", Static).update(label)
+        self.query_one("#exercise-status", Static).update(safe_rich_text(label))
         self.refresh_bindings()
 
     def _show_past_runs(self) -> None:
@@ -389,14 +389,14 @@ class ExerciseScreen(Screen[None]):
 
         path = self.learner.edit(self.exercise_id)
         log = self.query_one("#run-log", RichLog)
-        log.write(f"Your copy: {path}")
+        log.write(safe_rich_text(f"Your copy: {path}"))
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
         if editor and not self.app.is_headless:
             with self.app.suspend():
                 subprocess.run([*shlex.split(editor), str(path)], check=False)
             log.write("Back from the editor: press k to check your code.")
         else:
-            self.notify(f"Edit {path}, then press k to check it.", timeout=8)
+            self.notify(escape_markup(f"Edit {path}, then press k to check it."), timeout=8)
 
     def action_check(self) -> None:
         if self.status in {"starting", "running", "cancelling", "checking"}:
@@ -416,13 +416,13 @@ class ExerciseScreen(Screen[None]):
     def _checked(self, report: Any, error: str | None) -> None:
         log = self.query_one("#run-log", RichLog)
         if report is None:
-            log.write(Text(f"Could not check: {error}", style="bold red"))
+            log.write(safe_rich_text(f"Could not check: {error}", style="bold red"))
             self._set_status("idle")
             return
         for line in report.lines():
             style = "green" if line.startswith("PASS") else "red" if line.startswith(
                 ("FAIL", "ERROR")) else ""
-            log.write(Text(line, style=style))
+            log.write(safe_rich_text(line, style=style))
         self._set_status("checks pass" if report.passed else "checks fail")
 
     def action_start(self, code: str = "solution") -> None:
@@ -462,7 +462,8 @@ class ExerciseScreen(Screen[None]):
         self.base_run_id = None
         log = self.query_one("#run-log", RichLog)
         log.clear()
-        log.write(f"Training with {'your code: ' + path if path else 'the reference solution'}")
+        log.write(safe_rich_text(
+            f"Training with {'your code: ' + path if path else 'the reference solution'}"))
         self._set_status("starting")
         self._run(self.variant, path or "solution")
 
@@ -509,9 +510,9 @@ class ExerciseScreen(Screen[None]):
         self._show_overlay()
         log = self.query_one("#run-log", RichLog)
         if self.overlay_run is None:
-            log.write(Text("Overlay cleared.", style="dim"))
+            log.write(safe_rich_text("Overlay cleared.", style="dim"))
         else:
-            log.write(Text(f"Overlay {index + 1}/{len(candidates)}: "
+            log.write(safe_rich_text(f"Overlay {index + 1}/{len(candidates)}: "
                            f"{run_label(self.overlay_run, self.base_settings)} "
                            f"({self.overlay_run.status})", style="dim"))
 
@@ -535,18 +536,19 @@ class ExerciseScreen(Screen[None]):
             if self._watch_timer is not None:
                 self._watch_timer.stop()
                 self._watch_timer = None
-            log.write(Text("Stopped watching your code.", style="dim"))
+            log.write(safe_rich_text("Stopped watching your code.", style="dim"))
             self._set_status(self.status)
             return
         try:
             self._watch_path = self.learner.code_path(self.exercise_id)
         except Exception as exc:  # noqa: BLE001 - LearnerError and the like: shown
-            log.write(Text(f"Cannot watch: {exc}", style="bold red"))
+            log.write(safe_rich_text(f"Cannot watch: {exc}", style="bold red"))
             return
         self._watch_stamp = self._stamp()
         self.watching = True
         self._watch_timer = self.set_interval(self.WATCH_INTERVAL_S, self._poll_watch)
-        log.write(f"Watching {self._watch_path}: each save re-runs the checks (w stops).")
+        log.write(safe_rich_text(
+            f"Watching {self._watch_path}: each save re-runs the checks (w stops)."))
         self._set_status(self.status)
 
     def _stamp(self) -> tuple[int, int] | None:
@@ -627,7 +629,7 @@ class ExerciseScreen(Screen[None]):
         self.notify(safe_text(text), timeout=15, markup=False)
 
     def _failed_to_start(self, message: str) -> None:
-        self.query_one("#run-log", RichLog).write(Text(f"Could not start: {message}",
+        self.query_one("#run-log", RichLog).write(safe_rich_text(f"Could not start: {message}",
                                                        style="bold red"))
         self.query_one(RunProgress).reset("")
         self._set_status("failed")
@@ -645,7 +647,8 @@ class ExerciseScreen(Screen[None]):
             self.query_one(TrialsTable).add(row)
             plot.add_trial(f"{row.trial} {row.name}", row.val)
             loss = "-" if row.val_loss is None else f"{row.val_loss:.4f}"
-            log.write(f"trial {row.trial} {row.name}: {event.status}, val loss {loss}")
+            log.write(safe_rich_text(
+                f"trial {row.trial} {row.name}: {event.status}, val loss {loss}"))
         elif kind == "started":
             if event.run_id != self.base_run_id:
                 self.query_one(TrialsTable).clear()
@@ -663,17 +666,18 @@ class ExerciseScreen(Screen[None]):
         elif kind == "evaluation":
             plot.add_val(event.step, event.val_loss)
             metrics = ", ".join(f"{k} {v:.3f}" for k, v in event.metrics.items())
-            log.write(f"step {event.step}: val loss {event.val_loss:.3f} {metrics}")
+            log.write(safe_rich_text(f"step {event.step}: val loss {event.val_loss:.3f} {metrics}"))
         elif kind == "log":
-            log.write(event.message)
+            log.write(safe_rich_text(event.message))
         elif kind == "finished":
             for check in event.checks:
                 ok = check.get("passed")
                 text = check.get("message") or check.get("name", "")
-                log.write(Text(f"{'✓' if ok else '✗'} {text}", style="green" if ok else "red"))
+                log.write(safe_rich_text(
+                    f"{'✓' if ok else '✗'} {text}", style="green" if ok else "red"))
             shown = format_metrics(event.metrics)
             if shown:
-                log.write(f"Final: {shown}")
+                log.write(safe_rich_text(f"Final: {shown}"))
             status = "passed" if event.passed else "finished: checks failed"
             chosen = event.metrics.get("chosen_trial")
             if isinstance(chosen, int):
@@ -682,11 +686,11 @@ class ExerciseScreen(Screen[None]):
             self.query_one("#run-metrics", Static).update(metrics_panel(dict(event.metrics)))
             self._set_status(status)
         elif kind == "failed":
-            log.write(Text(f"Failed: {event.error}", style="bold red"))
+            log.write(safe_rich_text(f"Failed: {event.error}", style="bold red"))
             progress.finish("failed")
             self._set_status("failed")
         elif kind == "cancelled":
-            log.write(Text(f"Cancelled after {event.step} steps.", style="yellow"))
+            log.write(safe_rich_text(f"Cancelled after {event.step} steps.", style="yellow"))
             progress.finish("cancelled", event.metrics)
             self._set_status("cancelled")
         if kind in ENDS:

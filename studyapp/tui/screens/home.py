@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Static
 
 from studyapp.course.model import Severity
+from studyapp.textsafe import safe_rich_text
 from studyapp.tui.format import lesson_state_label, plural, short_date
 from studyapp.tui.widgets.forecast import Forecast
 from studyapp.tui.widgets.lesson_table import LessonTable
@@ -95,7 +96,7 @@ class HomeScreen(Screen[None]):
         count.append(f"{plural(plans, 'lesson review')} · {plural(cards, 'card')}")
         self.query_one("#due-count", Static).update(count)
         if due:
-            preview = "\n".join(f"· {d.lesson_title}: {d.prompt}" for d in due[:2])
+            preview = safe_rich_text("\n".join(f"· {d.lesson_title}: {d.prompt}" for d in due[:2]))
         else:
             nxt = service.next_review_date(due)
             preview = ("Nothing due. Next review " + short_date(nxt, today)) if nxt else \
@@ -135,7 +136,7 @@ class HomeScreen(Screen[None]):
             style = {"broken": "bold red", "done": "green", "in_progress": "yellow"}.get(
                 entry.state, "")
             mark = Text(STATE_MARKS.get(entry.state, "○"), style=style)
-            table.add_row(mark, Text(entry.title, overflow="ellipsis", no_wrap=True),
+            table.add_row(mark, safe_rich_text(entry.title, overflow="ellipsis", no_wrap=True),
                           Text(label, style=style), key=entry.id)
         if self.entries:
             table.move_cursor(row=min(max(keep, 0), len(self.entries) - 1))
@@ -172,15 +173,15 @@ class HomeScreen(Screen[None]):
         errors = [d for d in problems if d.severity is Severity.ERROR]
         if entry.state == "broken" or errors:
             head = "BROKEN" if entry.state == "broken" else "Lint"
-            text = Text(f"{head}: {plural(len(errors), 'error')} in {Path(entry.path).name}\n",
-                        style="bold red")
+            text = safe_rich_text(f"{head}: {plural(len(errors), 'error')} in "
+                                  f"{Path(entry.path).name}\n", style="bold red")
             for d in errors[:3]:
-                text.append(f"line {d.line}: {d.message}\n", style="red")
+                text.append(safe_rich_text(f"line {d.line}: {d.message}\n", style="red"))
             if len(errors) > 3:
                 text.append(f"… and {len(errors) - 3} more (l shows them)", style="dim")
             detail.update(text)
             return
-        text = Text(Path(entry.path).name, style="dim")
+        text = safe_rich_text(Path(entry.path).name, style="dim")
         warnings = len(problems)
         if warnings:
             text.append(f" · {plural(warnings, 'warning')} (l shows them)", style="dim")

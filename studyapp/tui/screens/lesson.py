@@ -19,6 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, ProgressBar, Static
 
 from studyapp.course.model import Lesson, Section, SectionKind
+from studyapp.textsafe import safe_rich_text
 from studyapp.tui.format import RATINGS, short_date
 from studyapp.tui.widgets.concept_cards import ConceptCards
 from studyapp.tui.widgets.learning_path import LearningPath, StepView
@@ -89,7 +90,7 @@ class LessonScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="lesson-top", classes="topbar"):
             with Horizontal(classes="topbar-row"):
-                yield Static(self.lesson.title, id="lesson-title", classes="title")
+                yield Static(safe_rich_text(self.lesson.title), id="lesson-title", classes="title")
                 yield Static("", id="lesson-progress", classes="progress-label")
             yield ProgressBar(total=len(self.pages), show_eta=False, show_percentage=False,
                               id="lesson-bar")

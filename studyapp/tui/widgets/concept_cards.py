@@ -10,6 +10,8 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Button, Static
 
+from studyapp.textsafe import safe_rich_text
+
 
 class ConceptCards(Vertical, can_focus=True):
     """Flip through (term, explanation) pairs."""
@@ -49,8 +51,9 @@ class ConceptCards(Vertical, can_focus=True):
         self.query_one("#concept-count", Static).update(
             f"Card {self.index + 1} of {len(self._concepts)} · space flips · j/k move"
         )
-        self.query_one("#concept-term", Static).update(term)
-        self.query_one("#concept-explanation", Static).update(explanation if self.flipped else "")
+        self.query_one("#concept-term", Static).update(safe_rich_text(term))
+        self.query_one("#concept-explanation", Static).update(
+            safe_rich_text(explanation if self.flipped else ""))
         self.query_one("#concept-card").set_class(self.flipped, "-flipped")
 
     def watch_index(self) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import Checkbox, Static
+
+from studyapp.textsafe import safe_rich_text
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,12 @@ class LearningPath(VerticalScroll):
             yield StepBox(self._label(i, i in self._done), i in self._done, id=f"step-{i}",
                           classes="step")
             if step.lines:
-                yield Static("\n".join(f"  • {line}" for line in step.lines), classes="step-items")
+                yield Static(safe_rich_text("\n".join(f"  • {line}" for line in step.lines)),
+                             classes="step-items")
 
-    def _label(self, index: int, done: bool) -> str:
-        return f"{index + 1}. {self._steps[index].title}" + ("  ✓ done" if done else "")
+    def _label(self, index: int, done: bool) -> Text:
+        return safe_rich_text(f"{index + 1}. {self._steps[index].title}"
+                              + ("  ✓ done" if done else ""))
 
     def on_mount(self) -> None:
         boxes = list(self.query(Checkbox))

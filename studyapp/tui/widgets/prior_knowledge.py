@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Static
 
+from studyapp.textsafe import safe_rich_text
+
 
 class PriorKnowledge(VerticalScroll):
     """Prompts with an answer field each; posts `AnswerSaved` when a field is left or submitted."""
@@ -29,7 +31,7 @@ class PriorKnowledge(VerticalScroll):
                      "(ctrl+n: next section while typing)",
                      classes="hint")
         for i, prompt in enumerate(self._prompts):
-            yield Static(f"{i + 1}. {prompt}", classes="prompt")
+            yield Static(safe_rich_text(f"{i + 1}. {prompt}"), classes="prompt")
             yield Input(self._answers.get(i, ""), placeholder="Your answer — Enter to save",
                         id=f"prior-{i}", classes="prior-answer", select_on_focus=False)
 

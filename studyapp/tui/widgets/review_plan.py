@@ -11,6 +11,8 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Static
 
+from studyapp.textsafe import safe_rich_text
+
 
 @dataclass(frozen=True)
 class PlanRow:
@@ -53,7 +55,7 @@ class ReviewPlanView(VerticalScroll, can_focus=True):
                 when = f"{row.due:%a} {row.due.isoformat()}"
                 if row.done:
                     when += " ✓"
-            table.add_row(when, row.prompt)
+            table.add_row(safe_rich_text(when), safe_rich_text(row.prompt))
         return table
 
     def on_mount(self) -> None:
