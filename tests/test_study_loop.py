@@ -269,3 +269,20 @@ def test_undo_takes_a_reset_back(tmp_path):
     assert svc.undo_last() == cid
     assert card_state(svc.conn, cid) == before
     assert svc.conn.execute("SELECT scheduled FROM cards WHERE id=?", (cid,)).fetchone()[0] == 1
+
+
+def test_stats_are_kept_while_nothing_changed(tmp_path, monkeypatch):
+    day0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    svc = service(tmp_path, day0, make_lesson(), tz="UTC")
+    svc.complete_lesson("epochs")
+    first = svc.stats()
+    import studyapp.store.reviews as store_reviews
+
+    real = store_reviews.review_retention
+    monkeypatch.setattr(store_reviews, "review_retention",
+                        lambda *a: (_ for _ in ()).throw(AssertionError("recomputed")))
+    assert svc.stats() is first
+    monkeypatch.setattr(store_reviews, "review_retention", real)
+    svc.grade(svc.quiz_card_id("epochs", 0), 3)
+    again = svc.stats()
+    assert again is not first and again.reviews_done == 1

@@ -172,6 +172,7 @@ class StudyService:
         self._lessons: dict[str, Lesson] = {}
         self._titles: dict[str, str] | None = None
         self._queue: tuple[tuple[Any, ...], tuple[DueItem, ...]] | None = None
+        self._stats: tuple[tuple[Any, ...], Stats] | None = None
         self._generation = 0  # bumped when the course or the settings are reloaded
         self.last_sync: SyncReport | None = None
         self._load_study_settings()
@@ -478,8 +479,7 @@ class StudyService:
         of the course or of the settings; otherwise the last build is returned (a copy).
         """
         today = self.today()
-        key = (today, self.conn.total_changes,
-               self.conn.execute("PRAGMA data_version").fetchone()[0], self._generation)
+        key = self._change_key(today)
         if self._queue is not None and self._queue[0] == key:
             return list(self._queue[1])
         new_room, review_room = rooms(self.limits, *reviews.done_today(self.conn, today))
@@ -490,6 +490,12 @@ class StudyService:
             self._titles_map(), self._context, new_room, review_room)
         self._queue = (key, tuple(queue))
         return queue
+
+    def _change_key(self, today: date) -> tuple[Any, ...]:
+        """What the queue and the statistics depend on: the learner day, this connection's
+        writes, other processes' commits, the course and settings loaded."""
+        return (today, self.conn.total_changes,
+                self.conn.execute("PRAGMA data_version").fetchone()[0], self._generation)
 
     def _context(self, lesson_id: str, kind: str, prompt: str = "") -> str | None:
         """The part of the lesson that answers an item without a reference answer.
@@ -530,15 +536,21 @@ class StudyService:
         per refresh and hands it to `stats` and `next_review_date`)."""
         today = self.today()
         queue = self.due() if queue is None else queue
+        key = self._change_key(today)
+        if self._stats is not None and self._stats[0] == key and \
+                self._stats[1].due_today == len(queue):
+            return self._stats[1]
         forecast = study_stats.forecast(
             today, len(queue), reviews.plan_due_counts(self.conn),
             reviews.card_due_counts(self.conn, today + timedelta(
                 days=study_stats.FORECAST_DAYS)))
         answered, passed = reviews.review_retention(self.conn)
-        return Stats(len(queue), forecast, reviews.review_count(self.conn),
+        stats = Stats(len(queue), forecast, reviews.review_count(self.conn),
                      passed / answered if answered else None,
                      study_stats.streak(
                          today, functools.partial(reviews.answered_on, self.conn)), self.lessons())
+        self._stats = (key, stats)
+        return stats
 
     @_locked
     def stats_series(self, queue: Sequence[DueItem] | None = None,
