@@ -145,6 +145,10 @@ def run(ctx: RunContext) -> dict[str, Any]:
         measured["checkpointing_curve_gap"] = _gap(curves["batch"], curves["checkpointing"])
     for mode in results:
         measured.pop(f"{mode}_val_curve", None)
+    for mode in ("accumulation", "checkpointing", "mixed"):
+        if mode in results:                  # what a mode keeps, as a share of the batch's
+            measured[f"{mode}_activation_share"] = (
+                measured[f"{mode}_activation_mb"] / measured["batch_activation_mb"])
     measured.update(accuracy=measured["batch_accuracy"], val_loss=measured["batch_val_loss"],
                     val_loss_first=measured["batch_val_loss_first"],
                     steps=sum(r["steps"] for r in results.values()))
