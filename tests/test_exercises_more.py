@@ -30,7 +30,8 @@ METRICS = {
                "checkpointing_activation_mb", "batch_peak_memory_mb",
                "batch_time_per_step_s", "accumulation_time_per_step_s",
                "accumulation_curve_gap", "accumulation_gradient_error",
-               "optimizer_steps_error", "effective_batch_error", "batch_accuracy"),
+               "optimizer_steps_error", "effective_batch_error", "batch_accuracy",
+               "checkpointing_activation_share"),
     "export": ("adapter_mb", "merged_mb", "merge_error", "merged_output_error",
                "reload_output_error", "reload_prediction_agreement", "adapter_share",
                "safetensors", "onnx"),
@@ -213,6 +214,7 @@ def test_tiny_sweep_through_the_worker_records_each_trial(tmp_path):
     assert any(t.status == "pruned" for t in trials), "lr = 100 diverges and is pruned"
     m = result.metrics
     assert m["selection_error"] == 0 and m["chosen_trial"] in (1, 2)
+    assert 0 <= m["default_test_accuracy"] <= 1          # what the learner predicts
     assert math.isfinite(m["chosen_test_loss"]) and math.isfinite(m["default_test_loss"])
     recorded = svc.trials(result.run_id)
     assert [r.metrics["trial"] for r in recorded] == [0, 1, 2]
@@ -237,3 +239,15 @@ def test_a_bad_setting_is_refused_before_any_run(tmp_path, ex_id, pair, said):
     assert result.exit_code == 2, result.output
     assert said in result.output and len(result.output.strip().splitlines()) == 1
     assert not db.exists() or not ExerciseService(Settings.from_env(db=db)).runs(ex_id)
+
+
+@pytest.mark.parametrize("ex_id", sorted(LESSONS))
+def test_the_prediction_links_real_concept_cards_of_the_lesson(ex_id):
+    from studyapp.course.loader import load_lessons
+    from studyapp.services.predictions import prediction_for
+
+    spec = prediction_for(_exercise(ex_id))
+    assert spec is not None and spec.kind == "fraction"
+    concepts = {r.lesson.id: {c.id for c in r.lesson.concepts}
+                for r in load_lessons(PROJECT_ROOT / "lessons") if r.lesson}
+    assert spec.concepts and set(spec.concepts) <= concepts[LESSONS[ex_id]]
