@@ -88,10 +88,10 @@ def run(ctx: RunContext) -> dict[str, Any]:
                                 "alpha": s.alpha, "target_modules": s.target_modules,
                                 "train_examples": len(splits.train),
                                 "test_examples": len(splits.test)}
+    if not engine.is_main:      # several processes: the main one evaluates and exports
+        return engine.finish(measured, fit)
     first, last = fit.evaluations[0][1], fit.evaluations[-1][1]
     measured.update(val_loss_first=first.loss, val_loss=last.loss)
-    if not engine.is_main:
-        return engine.finish(measured, fit)
 
     peft_model = fit.model
     out = Path(ctx.output_dir)

@@ -184,7 +184,9 @@ def _train(engine: Engine, mode: str, clf: Classifier, order: list[int], batch_s
     summary = engine.summary()
     with engine.inference(fit.model):
         scores = evaluate(engine, clf, fit.model, test)
-    first, last = fit.evaluations[0][1], fit.evaluations[-1][1]
+    # the main process evaluates; with several processes the others have no evaluations
+    first, last = ((fit.evaluations[0][1], fit.evaluations[-1][1]) if fit.evaluations
+                   else (Evaluated(math.nan), Evaluated(math.nan)))
     out = {"steps": fit.steps, "precision": engine.precision,
            "micro_batch_size": batch_size,
            "activation_mb": saved.get("mb", float("nan")),

@@ -70,6 +70,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     engine: Engine | None = engine_for("default", default["lr"])
     assert engine is not None
     code = engine.learner_code()
+    is_main = engine.is_main
     space = _checked_space(code.search_space(lrs, ranks), s.max_trials)
     phases.total_steps = steps * (len(space) + 1)
     engine.log(f"the search: {len(space)} trials ({len(lrs)} learning rates x {len(ranks)} "
@@ -99,6 +100,9 @@ def run(ctx: RunContext) -> dict[str, Any]:
         phases.end_phase(trials[-1]["steps"])
         engine = None
         released()
+
+    if not is_main:      # several processes: the main one evaluates, chooses and reports
+        return engine_for("test", 1e-3).finish({})
 
     # the learner's choice, on validation loss only (the trials carry no test score)
     shown = [{"name": t["name"], "settings": dict(t["settings"]), "val_loss": t["val_loss"],
