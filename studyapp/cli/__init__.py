@@ -14,7 +14,29 @@ import click
 from studyapp.config import Settings
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The command group: a storage fault anywhere ends in one line, never a traceback."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        import sqlite3
+
+        from studyapp.store.db import StoreError
+        from studyapp.store.faults import StorageFault, describe
+
+        try:
+            return super().invoke(ctx)
+        except (sqlite3.Error, OSError, StorageFault, StoreError) as exc:
+            if isinstance(exc, BrokenPipeError):
+                raise
+            settings = ctx.obj
+            path = getattr(settings, "db_path", None) if isinstance(exc, sqlite3.Error) \
+                else None
+            raise click.ClickException(describe(exc, path) if not isinstance(exc, StoreError)
+                                       else str(exc)) from exc
+
+
+@click.group(cls=_Main, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", type=click.Path(dir_okay=False), envvar="STUDYAPP_DB",
               help="SQLite database (default: the user's data directory; env STUDYAPP_DB).")
 @click.option("--lessons", type=click.Path(file_okay=False), envvar="STUDYAPP_LESSONS",

@@ -417,7 +417,14 @@ def export_cmd(settings: Settings, file: str) -> None:
     if file == "-":
         click.echo(text)
         return
-    Path(file).write_text(text + "\n", encoding="utf-8")
+    from studyapp.atomic import write_atomic
+    from studyapp.store.faults import describe
+
+    try:
+        # atomic: a full disk or a kill leaves an earlier export at FILE as it was
+        write_atomic(file, text + "\n")
+    except OSError as exc:
+        raise click.ClickException(describe(exc, file)) from exc
     n = len(doc["tables"]["review_log"])
     click.echo(f"Exported progress ({n} answers) to {file}.")
 
@@ -448,14 +455,73 @@ def import_cmd(settings: Settings, file: str, replace: bool) -> None:
                f"{counts.get('plan_reviews', 0)} plan reviews into {settings.db_path}.")
 
 
+def _doctor_damaged(settings: Settings, problem: str, restore: bool, as_json: bool) -> None:
+    """The database fails its integrity check: say what SQLite found, list the backups
+    with their own checks, and restore the newest good one when asked (--restore, or yes
+    at the prompt in a terminal)."""
+    from studyapp.store import backups
+
+    path = Path(settings.db_path)
+    checked = backups.good_backups(path)
+    good = next((b for b, bad in checked if bad is None), None)
+    report = {"path": str(path), "ok": False, "integrity": [problem], "restored": None,
+              "backups": [{"path": str(b.path), "kind": b.kind, "good": bad is None,
+                           "problem": bad} for b, bad in checked],
+              "partials": [str(p) for p in backups.partials(backups.backups_dir(path))]}
+    if not as_json:
+        click.echo(f"Database: {path}")
+        click.echo(f"Integrity check: FAILED: {problem}")
+        click.echo("Backups (newest first):")
+        for b, bad in checked:
+            when = b.taken_at.strftime("%Y-%m-%d %H:%M UTC") if b.taken_at else "?"
+            click.echo(f"  {when}  {'good' if bad is None else 'DAMAGED: ' + bad[:60]}  "
+                       f"{b.path.name}")
+        if not checked:
+            click.echo("  (none)")
+    if good is None:
+        if not as_json:
+            click.echo("No good backup to restore: the damaged file is left as it is.")
+        else:
+            _dump(report)
+        sys.exit(1)
+    if not restore and not as_json and sys.stdin.isatty():
+        restore = click.confirm(f"Restore the newest good backup ({good.path.name})?",
+                                default=False)
+    if not restore:
+        if as_json:
+            _dump(report)
+        else:
+            click.echo(f"Run `studyapp doctor --restore` to put {good.path.name} back "
+                       "(the damaged file is kept beside it).")
+        sys.exit(1)
+    aside = backups.restore_backup(path, good.path)
+    report["restored"] = {"from": str(good.path), "damaged_kept_as": str(aside)}
+    if as_json:
+        _dump(report)
+    else:
+        click.echo(f"Restored {good.path.name} to {path}; the damaged file is kept as "
+                   f"{aside.name}. Answers given after that backup are not in it.")
+
+
 @click.command()
 @click.option("--no-repair", is_flag=True, help="Only check; change nothing.")
+@click.option("--restore", is_flag=True,
+              help="If the database is damaged, put the newest good backup back.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_obj
-def doctor(settings: Settings, no_repair: bool, as_json: bool) -> None:
+def doctor(settings: Settings, no_repair: bool, restore: bool, as_json: bool) -> None:
     """Check the database, repair what is safe, and list the backups."""
+    from studyapp.store import backups
     from studyapp.store.doctor import run_doctor
 
+    path = Path(settings.db_path)
+    if path.exists():
+        problem = backups.check_file(path, quick=False)
+        if problem is not None:
+            backups.mark_damaged(path, f"integrity check: {problem}")
+            _doctor_damaged(settings, problem, restore, as_json)
+            return
+        backups.clear_damaged(path)     # it passes now: writes are allowed again
     db = _open_db(settings)
     try:
         report = run_doctor(db.conn, Path(settings.db_path), repair=not no_repair)

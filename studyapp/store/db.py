@@ -68,7 +68,12 @@ def _check_not_newer(conn: sqlite3.Connection, path: str) -> int:
     try:
         version = schema_version(conn)
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path} is not a usable SQLite database: {exc}") from exc
+        from studyapp.store.faults import describe
+
+        text = str(exc).lower()
+        if path != ":memory:" and ("malformed" in text or "not a database" in text):
+            backups.mark_damaged(Path(path), str(exc))
+        raise StoreError(describe(exc, path)) from exc
     if version > latest_version():
         raise StoreError(
             f"{path} was written by a newer version of studyapp (schema version {version}; "
@@ -130,39 +135,66 @@ def open_database(
     migrate: bool = True,
     daily_backup: bool = True,
     now: datetime | None = None,
+    allow_damaged: bool = False,
 ) -> sqlite_utils.Database:
     """Open (creating if needed) and migrate the database at `path`; see the module docstring.
 
-    `now` is only used to name and date backups (default: the real clock).
+    `now` is only used to name and date backups (default: the real clock). A database that
+    failed a check (the daily backup's `quick_check`, or SQLite calling it malformed) is
+    refused with `StoreError` until `studyapp doctor` clears it (`allow_damaged` is for
+    doctor itself). Storage faults (read-only, locked, full, missing folder) come back as
+    `StoreError` with one line saying what to do (store/faults.py).
     """
+    from studyapp.store.faults import describe
+
     memory = str(path) == ":memory:"
     if memory:
         conn = _connect(":memory:")
         db_path = None
     else:
         db_path = Path(path).expanduser()
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = _connect(str(db_path))
+        reason = backups.damaged_reason(db_path)
+        if reason is not None and not allow_damaged:
+            raise StoreError(f"{db_path} failed its check ({reason}); it is not used until "
+                             "`studyapp doctor --restore` puts the newest good backup back")
+        try:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+            conn = _connect(str(db_path))
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(describe(exc, db_path)) from exc
     try:
-        _check_not_newer(conn, str(path))
-        conn.execute("PRAGMA foreign_keys = ON")
-        if not memory:
-            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-            if mode != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
-            # FULL: a committed grade survives a power cut too, not only a crash (NORMAL
-            # would risk the last commits); grades come at human pace, so the fsync is cheap
-            conn.execute("PRAGMA synchronous = FULL")
-        if migrate:
-            apply_migrations(conn, db_path, now=now)
-        if db_path is not None and daily_backup and _has_tables(conn):
-            try:
-                backups.maybe_daily_backup(conn, db_path, now)
-            except (OSError, sqlite3.Error):
-                pass  # a backup that cannot be written must not stop the learner
+        return _open(conn, db_path, memory, migrate, daily_backup, now, path)
+    except (sqlite3.Error, OSError) as exc:
+        conn.close()
+        raise StoreError(describe(exc, db_path or path)) from exc
+    except backups.BackupRefused as exc:
+        conn.close()
+        raise StoreError(f"{db_path} is damaged: the check of today's backup failed ({exc}); "
+                         "the earlier backups were kept: run `studyapp doctor --restore` "
+                         "to put the newest good one back") from exc
     except BaseException:
         conn.close()
         raise
+
+
+def _open(conn: sqlite3.Connection, db_path: Path | None, memory: bool, migrate: bool,
+          daily_backup: bool, now: datetime | None, path: str | Path) -> sqlite_utils.Database:
+    _check_not_newer(conn, str(path))
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not memory:
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: a committed grade survives a power cut too, not only a crash (NORMAL
+        # would risk the last commits); grades come at human pace, so the fsync is cheap
+        conn.execute("PRAGMA synchronous = FULL")
+    if migrate:
+        apply_migrations(conn, db_path, now=now)
+    if db_path is not None and daily_backup and _has_tables(conn):
+        try:
+            backups.maybe_daily_backup(conn, db_path, now)
+        except (OSError, sqlite3.Error):
+            pass  # a backup that cannot be written must not stop the learner
     db = sqlite_utils.Database(conn)
     return db
 

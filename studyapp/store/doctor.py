@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from studyapp.store.backups import BackupInfo, list_backups
+from studyapp.store.backups import BackupInfo, backups_dir, list_backups, partials
 from studyapp.store.db import latest_version, schema_version, write_transaction
 from studyapp.store.schema import index_statements
 from studyapp.store.sync import put_card_state
@@ -70,6 +70,12 @@ def run_doctor(conn: sqlite3.Connection, db_path: Path | None, repair: bool = Tr
     report.integrity = [r[0] for r in conn.execute("PRAGMA integrity_check")]
     if db_path is not None:
         report.backups = list_backups(db_path)
+        for part in partials(backups_dir(db_path)):
+            report.found.append(f"unfinished backup copy {part.name} (a backup killed "
+                                "mid-copy)")
+            if repair:
+                part.unlink(missing_ok=True)
+                report.repaired.append(f"removed {part.name}")
     if report.integrity != ["ok"]:
         report.found.append("integrity check failed: the file is damaged; restore a backup "
                             "(copy it over the database while studyapp is closed)")
