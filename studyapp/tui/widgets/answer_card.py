@@ -183,7 +183,8 @@ class AnswerCard(Vertical, can_focus=True):
     def check_consume_key(self, key: str, character: str | None) -> bool:
         """In answer mode the screen's letter keys type (the footer then shows ^n, not n)."""
         return (self.answer_mode and character is not None and character.isprintable()
-                and key not in RESERVED_KEYS)
+                and (key not in RESERVED_KEYS
+                     or bool(self.query_one("#card-input", Input).value)))
 
     def on_key(self, event: events.Key) -> None:
         """In answer mode a printable key starts the answer and esc leaves the mode."""
@@ -197,9 +198,12 @@ class AnswerCard(Vertical, can_focus=True):
             self.focus()
             self.refresh_bindings()
             return
-        if (field.has_focus or not event.is_printable or not event.character
-                or event.key in RESERVED_KEYS):
+        # a printable key the field did not take itself (the field stops those it types) was
+        # sent to the card, perhaps just before the focus moved to the field: it types too
+        if not event.is_printable or not event.character:
             return
+        if event.key in RESERVED_KEYS and not field.value:
+            return      # keys arriving before the field has the focus still type, spaces too
         event.stop()
         event.prevent_default()
         field.focus()
