@@ -33,7 +33,7 @@ def _trial(n: int, status: str, val: float, pruned_at: int | None = None) -> Tri
 def test_trials_are_recorded_under_their_run_and_left_out_of_the_list(tmp_path: Path):
     db_path = tmp_path / "db.sqlite"
     spec = RunSpec(run_id="search1", exercise="sweep", variant="tiny", task="sweep",
-                   settings={"ranks": "4"})
+                   settings={"ranks": "4"}, code="mine")   # the learner's own search
     handle = RunHandle(spec, recorder=SqliteRecorder(db_path, now=lambda: T0))
     handle.result.started_at = T0
     handle._record("started")

@@ -43,7 +43,7 @@ def test_runs_table_shape():
     cols = {c.name for c in db["runs"].columns}
     assert cols == {"id", "exercise", "variant", "settings", "device", "started_at",
                     "finished_at", "status", "losses", "metrics", "checks", "error",
-                    "owner_pid", "parent_id"}
+                    "owner_pid", "parent_id", "code"}
     assert {c.name for c in db["exercise_progress"].columns} == {
         "exercise", "status", "first_attempt_at", "last_attempt_at", "passed_at"}
 

@@ -112,8 +112,9 @@ def list_cmd(settings: Settings, as_json: bool) -> None:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Change a setting, e.g. --set lr=1e-4 --set epochs=3. Repeatable.")
 @click.option("--code", metavar="PATH",
-              help="Your code: a file path, 'learner' (the bundled file) or 'solution' "
-                   "(the reference solution, the default).")
+              help="Whose code: 'mine' (your copy, see `exercise edit`) or a file path, "
+                   "'learner' (the bundled file) or 'solution' (the reference solution, "
+                   "the default: a reference run, which never counts as your progress).")
 @click.option("--predict", "predict", metavar="VALUE",
               help="Your prediction of the run's headline outcome (spam: test accuracy, "
                    "overfitting: the epoch of the lowest validation loss, lora: the share "
@@ -378,8 +379,13 @@ def _print_result(result) -> None:  # result: RunResult
     elif result.status == "cancelled":
         console.print(f"[yellow]cancelled[/yellow] after {result.step} steps; "
                       "the losses so far are kept with the run")
-    elif result.passed:
+    elif result.passed and result.code == "mine":
         console.print("[green]exercise passed[/green]")
+    elif result.passed:
+        whose = {"solution": "the reference solution", "learner": "the bundled learner file"}
+        console.print(f"[yellow]a reference run:[/yellow] {whose.get(result.code, 'this code')}"
+                      " passed the checks; it does not count as your progress (run your "
+                      "own code: --code mine)")
     console.print(f"[dim]run id {result.run_id}")
 
 
@@ -409,14 +415,15 @@ def runs_cmd(settings: Settings, exercise_id: str | None, limit: int, as_json: b
     # plain columns: readable in an 80-column terminal and through a pipe; a search's
     # trials (sweep) are grouped under its run, one line each
     head = ["run", "started UTC", *(["exercise"] if exercise_id is None else []),
-            "variant", "status", "acc", "F1", "val loss", "time s", "checks"]
+            "variant", "code", "status", "acc", "F1", "val loss", "time s", "checks"]
     rows: list[list[str]] = []
     lines: dict[int, list[str]] = {}       # after row i: its trials, one free line each
     for r in records:
         m = r.metrics
         row = [r.id[:8], r.started_at.strftime("%m-%d %H:%M"),
                *([r.exercise] if exercise_id is None else []),
-               r.variant or "", r.status, _fmt(m.get("accuracy"), 3), _fmt(m.get("f1"), 3),
+               r.variant or "", {"solution": "ref", "learner": "file", "mine": "mine"}.get(
+                   r.code or "", "-"), r.status, _fmt(m.get("accuracy"), 3), _fmt(m.get("f1"), 3),
                _fmt(m.get("val_loss"), 3), _fmt(r.duration_s, 3),
                {True: "passed", False: "failed", None: ""}[r.passed]]
         rows.append(row)

@@ -92,9 +92,12 @@ class ExerciseService:
                    processes: int = 1) -> RunSpec:
         """Everything a worker needs for one run (raises ExerciseError on a bad request).
 
-        `code` picks the learner's code: None or "solution" the reference solution,
-        "learner" the bundled learner file, or a path to the learner's own copy.
+        `code` picks whose code runs (training/learner.py `resolve_code`, the one
+        resolver): None or "solution" the reference solution (a reference run: it never
+        counts as the learner's progress), "learner" the bundled learner file, "mine" the
+        learner's own copy, or a path (the learner's own file). The spec carries which.
         """
+        from studyapp.training.learner import DEFAULT_RUN_CODE, Workspace, resolve_code
         from studyapp.training.settings import check_device, check_processes
 
         ex = self.exercise(exercise_id)
@@ -103,7 +106,8 @@ class ExerciseService:
         check_processes(processes)
         settings = resolve_settings(var, overrides, ex.task)
         run_id = run_id or new_run_id()
-        code_path = resolve_code_path(ex, code)
+        resolved = resolve_code(ex, code or DEFAULT_RUN_CODE,
+                                Workspace(self.data_dir / "exercises"))
         data = None
         if ex.data is not None:
             data = {k: (str(v) if isinstance(v, Path) else v)
@@ -120,9 +124,8 @@ class ExerciseService:
             run_id=run_id, exercise=ex.id, variant=var.name, task=ex.task,
             settings=settings, device=device, data=data,
             checks=[asdict(c) for c in ex.checks],
-            code_path=str(code_path) if code_path else None,
-            code_checks_path=str(ex.code_checks_file) if ex.code_checks_file and code_path
-            else None,
+            code_path=str(resolved.path), code=resolved.kind,
+            code_checks_path=str(ex.code_checks_file) if ex.code_checks_file else None,
             cache_dir=str(self.cache_dir),
             output_dir=str(self.data_dir / "runs" / run_id),
             processes=processes,
@@ -186,13 +189,8 @@ def _runs() -> Any:
 
 
 def resolve_code_path(ex: Exercise, code: str | Path | None) -> Path | None:
-    if code in (None, "solution"):
-        return ex.solution_file
-    if code == "learner":
-        if ex.learner_file is None:
-            raise ExerciseError(f"exercise {ex.id!r} has no learner file")
-        return ex.learner_file
-    path = Path(code).expanduser()  # type: ignore[arg-type]
-    if not path.is_file():
-        raise ExerciseError(f"code file {path} does not exist")
-    return path.resolve()
+    """The file `code` names (training/learner.py `resolve_code`, the one resolver;
+    None: the run default, the reference solution)."""
+    from studyapp.training.learner import DEFAULT_RUN_CODE, resolve_code
+
+    return resolve_code(ex, code or DEFAULT_RUN_CODE).path

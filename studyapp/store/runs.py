@@ -23,6 +23,7 @@ from studyapp.store.db import write_transaction
 RUN_STATUSES = ("running", "finished", "failed", "cancelled", "pruned")
 TRIAL_STATUSES = ("finished", "pruned")    # a search's trial: trained to its end, or stopped
 PROGRESS_STATUSES = ("not_started", "attempted", "passed")
+CODE_KINDS = ("solution", "learner", "mine")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class RunRecord:
     checks: list[dict[str, Any]]
     error: str | None
     parent_id: str | None = None    # the search this run is a trial of (sweep), else None
+    code: str | None = None         # whose code: solution | learner | mine (None: not known)
 
     @property
     def passed(self) -> bool | None:
@@ -75,6 +77,7 @@ class RunRecord:
             "checks": self.checks,
             "error": self.error,
             "parent_id": self.parent_id,
+            "code": self.code,
         }
 
 
@@ -112,17 +115,22 @@ def _load(text: str | None, default: Any) -> Any:
 
 
 def create_run(db: sqlite_utils.Database, *, run_id: str, exercise: str, variant: str | None,
-               settings: dict[str, Any], device: str | None, started_at: datetime) -> None:
-    """Record a run that has just started (status `running`)."""
+               settings: dict[str, Any], device: str | None, started_at: datetime,
+               code: str = "mine") -> None:
+    """Record a run that has just started (status `running`). `code` says whose code it
+    runs; only the learner's own ("mine") counts as an attempt (and, passed, a pass)."""
+    if code not in CODE_KINDS:
+        raise ValueError(f"a run's code is one of {', '.join(CODE_KINDS)}, not {code!r}")
     with write_transaction(db):
         db.execute(
             "INSERT INTO runs (id, exercise, variant, settings, device, started_at, status,"
-            " losses, metrics, checks, owner_pid)"
-            " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, '{}', '[]', ?)",
+            " losses, metrics, checks, owner_pid, code)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, '{}', '[]', ?, ?)",
             [run_id, exercise, variant, _dump(settings), device, _ts(started_at),
-             _dump({"train": [], "val": []}), os.getpid()],
+             _dump({"train": [], "val": []}), os.getpid(), code],
         )
-        _touch_progress(db, exercise, started_at, passed=False)
+        if code == "mine":
+            _touch_progress(db, exercise, started_at, passed=False)
 
 
 def update_run(db: sqlite_utils.Database, run_id: str, *, device: str | None = None,
@@ -154,7 +162,7 @@ def end_run(db: sqlite_utils.Database, run_id: str, *, status: str, finished_at:
         raise ValueError(f"a run ends finished, failed or cancelled, not {status!r}")
     passed = status == "finished" and bool(checks) and all(c.get("passed") for c in checks)
     with write_transaction(db):
-        row = db.execute("SELECT exercise FROM runs WHERE id = ?", [run_id]).fetchone()
+        row = db.execute("SELECT exercise, code FROM runs WHERE id = ?", [run_id]).fetchone()
         if row is None:
             raise KeyError(run_id)
         db.execute(
@@ -167,7 +175,7 @@ def end_run(db: sqlite_utils.Database, run_id: str, *, status: str, finished_at:
              _dump(checks) if checks is not None else None,
              error, device, run_id],
         )
-        if passed:
+        if passed and row[1] == "mine":    # only the learner's own code passes an exercise
             _touch_progress(db, row[0], finished_at, passed=True)
 
 
@@ -209,7 +217,7 @@ def all_progress(db: sqlite_utils.Database) -> dict[str, ExerciseProgress]:
 
 
 _COLUMNS = ("id, exercise, variant, settings, device, started_at, finished_at, status,"
-            " losses, metrics, checks, error, parent_id")
+            " losses, metrics, checks, error, parent_id, code")
 
 
 def _record(row: tuple) -> RunRecord:
@@ -218,7 +226,7 @@ def _record(row: tuple) -> RunRecord:
         started_at=_dt(row[5]),  # type: ignore[arg-type]
         finished_at=_dt(row[6]), status=row[7],
         losses=_load(row[8], {"train": [], "val": []}), metrics=_load(row[9], {}),
-        checks=_load(row[10], []), error=row[11], parent_id=row[12],
+        checks=_load(row[10], []), error=row[11], parent_id=row[12], code=row[13],
     )
 
 

@@ -252,9 +252,17 @@ def migration_6_exercise_feedback(conn: sqlite3.Connection) -> None:
         " cards TEXT NOT NULL)")                 # JSON list of card ids
 
 
+def migration_7_run_code(conn: sqlite3.Connection) -> None:
+    """Whose code a run used: solution (the reference), learner (the bundled learner
+    file) or mine (the learner's own copy). Only "mine" counts as the learner's progress;
+    runs recorded before this column are NULL (not known)."""
+    conn.execute("ALTER TABLE runs ADD COLUMN code TEXT")
+
+
 MIGRATIONS: list[Migration] = [migration_1_initial, migration_2_run_owner,
                                migration_3_card_browser, migration_4_run_parent,
-                               migration_5_run_predictions, migration_6_exercise_feedback]
+                               migration_5_run_predictions, migration_6_exercise_feedback,
+                               migration_7_run_code]
 
 
 def index_statements() -> list[str]:

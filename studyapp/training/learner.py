@@ -245,6 +245,48 @@ class Workspace:
         return shown
 
 
+# --- whose code: the one resolver ------------------------------------------------------------
+
+CODE_KINDS = ("solution", "learner", "mine")
+DEFAULT_RUN_CODE = "solution"     # `exercise run` without --code: a reference run
+DEFAULT_CHECK_CODE = "mine"       # `check`, `watch`, the TUI's own-code run: your copy
+
+
+@dataclass(frozen=True)
+class ResolvedCode:
+    """Which code a run or check uses: `kind` solution (the reference solution), learner
+    (the bundled learner file, unedited by anyone) or mine (the learner's own copy, or a
+    file of their own), and its path. Only "mine" counts towards progress."""
+
+    kind: str
+    path: Path
+
+
+def resolve_code(ex: Exercise, code: str | Path, workspace: Workspace | None = None
+                 ) -> ResolvedCode:
+    """The one place that says whose code a run or a check uses.
+
+    `code`: "solution", "learner", "mine" (the learner's copy in `workspace`, made from
+    the bundled file on first use) or a path; a path to the bundled learner file or to
+    the solution counts as that, any other path as the learner's own."""
+    if code == "mine":
+        return ResolvedCode("mine", (workspace or Workspace()).ensure_copy(ex))
+    if code == "learner":
+        return ResolvedCode("learner", _learner_file(ex))
+    if code == "solution":
+        if ex.solution_file is None or not ex.solution_file.is_file():
+            raise LearnerError(f"exercise {ex.id!r} has no reference solution")
+        return ResolvedCode("solution", ex.solution_file)
+    path = Path(code).expanduser()
+    if not path.is_file():
+        raise LearnerError(f"code file {path} does not exist")
+    path = path.resolve()
+    for kind, known in (("solution", ex.solution_file), ("learner", ex.learner_file)):
+        if known is not None and _same(path, known):
+            return ResolvedCode(kind, path)
+    return ResolvedCode("mine", path)
+
+
 def _learner_file(ex: Exercise) -> Path:
     if ex.learner_file is None or not ex.learner_file.is_file():
         raise LearnerError(f"exercise {ex.id!r} has no learner file to copy"
@@ -333,21 +375,9 @@ class LearnerService:
 
     # checks
     def code_path(self, exercise_id: str, code: str | Path | None = None) -> Path:
-        """None or "mine": the learner's copy (made if needed); "learner": the bundled
-        original; "solution": the reference; else a path."""
-        ex = self.exercise(exercise_id)
-        if code in (None, "mine"):
-            return self.workspace.ensure_copy(ex)
-        if code == "learner":
-            return _learner_file(ex)
-        if code == "solution":
-            if ex.solution_file is None:
-                raise LearnerError(f"exercise {ex.id!r} has no reference solution")
-            return ex.solution_file
-        path = Path(code).expanduser()
-        if not path.is_file():
-            raise LearnerError(f"code file {path} does not exist")
-        return path.resolve()
+        """The file a check or run uses (`resolve_code`; None: the learner's copy)."""
+        return resolve_code(self.exercise(exercise_id), code or DEFAULT_CHECK_CODE,
+                            self.workspace).path
 
     def check(self, exercise_id: str, code: str | Path | None = None, *,
               record: bool = True) -> CheckReport:
@@ -356,10 +386,10 @@ class LearnerService:
         ex = self.exercise(exercise_id)
         if ex.code_checks_file is None:
             raise LearnerError(f"exercise {ex.id!r} has no code checks")
-        path = self.code_path(exercise_id, code)
-        report = run_checks(path, ex.code_checks_file, exercise=ex.id,
+        resolved = resolve_code(ex, code or DEFAULT_CHECK_CODE, self.workspace)
+        report = run_checks(resolved.path, ex.code_checks_file, exercise=ex.id,
                             timeout_s=self.check_timeout_s, python=self._python)
-        if record and code not in ("learner", "solution"):
+        if record and resolved.kind == "mine":
             self._record(ex.id, report.passed)
         return report
 

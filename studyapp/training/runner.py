@@ -84,6 +84,7 @@ class RunResult:
     # a search's trials (sweep), as they ended: trial, name, status, settings, metrics
     trials: list[dict[str, Any]] = field(default_factory=list)
     processes: int = 1
+    code: str = "solution"              # whose code ran: solution | learner | mine
 
     @property
     def passed(self) -> bool | None:
@@ -107,6 +108,7 @@ class RunResult:
             "steps": self.step,
             "total_steps": self.total_steps,
             "processes": self.processes,
+            "code": self.code,
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "losses": self.losses,
@@ -156,7 +158,7 @@ class SqliteRecorder:
         self._with_db(lambda db: runs.create_run(
             db, run_id=result.run_id, exercise=result.exercise, variant=result.variant,
             settings=result.settings, device=result.device,
-            started_at=result.started_at or self._now()))
+            started_at=result.started_at or self._now(), code=result.code))
 
     def progress(self, result: RunResult) -> None:
         from studyapp.store import runs
@@ -208,7 +210,7 @@ class RunHandle:
         self._now = now or (lambda: datetime.now(UTC))
         self.result = RunResult(run_id=spec.run_id, exercise=spec.exercise,
                                 variant=spec.variant, settings=dict(spec.settings),
-                                processes=spec.processes)
+                                processes=spec.processes, code=spec.code)
         self.recorder_errors: list[str] = []
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=200)

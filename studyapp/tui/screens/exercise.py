@@ -78,13 +78,21 @@ def _show_value(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else "-" if value is None else str(value)
 
 
+# whose code a run used (store.runs.RunRecord.code), as the run history shows it
+CODE_NAMES = {"solution": "reference solution", "learner": "bundled learner file",
+              "mine": "your code"}
+
+
 def run_outcome(run: Any) -> str:
-    """`passed · acc 0.97`, `checks failed · acc 0.61`, `failed`, `cancelled`."""
+    """`passed · acc 0.97`, `checks failed · acc 0.61`, `failed`, `cancelled`; a run of
+    the reference solution or the bundled file is marked `(ref)` / `(file)`."""
     if run.status == "finished":
         head = {True: "passed", False: "checks failed", None: "finished"}[
             getattr(run, "passed", None)]
     else:
         head = run.status
+    head += {"solution": " (ref)", "learner": " (file)"}.get(getattr(run, "code", None)
+                                                            or "", "")
     m = run.metrics or {}
     for key, short in (("accuracy", "acc"), ("val_loss", "val"), ("perplexity", "ppl")):
         value = m.get(key)
@@ -679,6 +687,11 @@ class ExerciseScreen(Screen[None]):
             if shown:
                 log.write(safe_rich_text(f"Final: {shown}"))
             status = "passed" if event.passed else "finished: checks failed"
+            code = getattr(getattr(self.handle, "spec", None), "code", "mine")
+            if code != "mine":
+                log.write(Text(f"A reference run ({CODE_NAMES.get(code, code)}): it does "
+                               "not count as your progress; only your own code passes the "
+                               "exercise.", style="yellow"))
             chosen = event.metrics.get("chosen_trial")
             if isinstance(chosen, int):
                 self.query_one(TrialsTable).choose(chosen)
