@@ -197,3 +197,63 @@ def test_a_failing_own_run_brings_cards_forward_and_passing_later_reviews_them(t
                             (logged,)).fetchall()
     assert {tuple(r) for r in rows} == {(3, "exercise")}
     assert after_run(svc, spam(), "mine", "finished", True)["reviewed"] == []  # once
+
+
+# -- the TUI: the same review in a TextArea --------------------------------------------------
+
+
+async def _tui_review(tmp_path: Path, code: str, keys: list[str]):  # type: ignore[no-untyped-def]
+    from textual.widgets import Static, TextArea
+
+    from studyapp.tui.app import StudyApp
+    from studyapp.tui.screens.code_review import CodeReviewScreen
+    from studyapp.tui.screens.review import ReviewScreen
+
+    svc = _learner(tmp_path)
+    (tmp_path / "exercises").symlink_to(bundled_exercises_dir())  # the app's exercises
+    made = add_code_cards(svc, spam())
+    for other in made[1:]:
+        svc.suspend(other)
+    tomorrow = at(svc, DAY1)
+    app = StudyApp(tomorrow, cursor_blink=False)
+    seen: dict[str, object] = {}
+    async with app.run_test(size=(80, 24)) as pilot:
+        tomorrow.set_setting("suggest_grades", "0")
+        review = ReviewScreen(tomorrow)
+        app.push_screen(review)
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CodeReviewScreen), (
+            [i.id for i in review.queue], str(review.card.query_one("#card-status").render()))
+        editor = screen.query_one("#code-editor", TextArea)
+        assert editor.text.startswith("def last_token_logits(")  # a fresh copy
+        seen["language"] = editor.language
+        editor.text = code
+        await pilot.press("ctrl+r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        seen["report"] = str(screen.query_one("#code-report", Static).render())
+        for key in keys:
+            if app.screen is screen:
+                seen["report_after"] = str(screen.query_one("#code-report", Static).render())
+            await pilot.press(key)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        seen["back"] = app.screen is review
+    row = tomorrow.conn.execute("SELECT rating, answer FROM review_log WHERE item_id=?",
+                                (made[0],)).fetchone()
+    return seen, row
+
+
+async def test_tui_reviews_a_code_card_with_a_correct_function(tmp_path) -> None:
+    seen, row = await _tui_review(tmp_path, GOOD, ["enter"])
+    assert seen["language"] == "python"  # highlighted
+    assert "PASS" in str(seen["report"])
+    assert seen["back"] is True and row[0] == 4 and "positions * attention_mask" in row[1]
+
+
+async def test_tui_reviews_a_code_card_with_a_wrong_function(tmp_path) -> None:
+    seen, row = await _tui_review(tmp_path, WRONG, ["ctrl+g", "enter"])
+    assert "your function picked position" in str(seen["report"])
+    assert "You gave up: the solution" in str(seen["report_after"])
+    assert seen["back"] is True and row[0] == 1

@@ -61,6 +61,7 @@ def binding_groups(app_cls: type) -> list[tuple[str, type]]:
     from textual.screen import Screen
 
     from studyapp.tui.screens.cards import CardsScreen
+    from studyapp.tui.screens.code_review import CodeReviewScreen
     from studyapp.tui.screens.diagnostics import DiagnosticsScreen
     from studyapp.tui.screens.exercise import ExerciseScreen
     from studyapp.tui.screens.exercises import ExercisesScreen
@@ -83,6 +84,7 @@ def binding_groups(app_cls: type) -> list[tuple[str, type]]:
         ("Quiz", QuizView),
         ("Answer card (quiz and review)", AnswerCard),
         ("Review", ReviewScreen),
+        ("Code card", CodeReviewScreen),
         ("Cards", CardsScreen),
         ("Statistics", StatsScreen),
         ("Exercises list", ExercisesScreen),

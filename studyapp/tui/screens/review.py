@@ -180,6 +180,32 @@ class ReviewScreen(Screen[None]):
         self.card.show(item.prompt, item.answer, item.context, header=header)
         self.card.set_intervals(self._labels(item))
         self.refresh_bindings()
+        if item.card_kind == "code":
+            self._open_code_card(item, header)
+
+    def _open_code_card(self, item: DueItem, header: str) -> None:
+        """A code card is written and checked on its own screen, then graded here."""
+        from studyapp.services.code_cards import CodeAttempt, card_key, code_function
+        from studyapp.services.exercises import ExerciseService
+        from studyapp.tui.screens.code_review import CodeGrade, CodeReviewScreen
+
+        try:
+            exercise_id, name = card_key(item.id)
+            exercise = ExerciseService(self.service.settings).exercise(exercise_id)
+            attempt = CodeAttempt.open(exercise, code_function(exercise, name))
+        except Exception as exc:  # noqa: BLE001 - said, and the card can still be graded
+            self.card.set_status(f"This code card cannot be opened: {exc}")
+            return
+        index = self.index
+
+        def graded(grade: CodeGrade | None) -> None:
+            if grade is None:
+                self.dismiss(None)
+            elif index == self.index:
+                self._record(grade.rating, grade.seconds, grade.code)
+
+        self.app.push_screen(CodeReviewScreen(attempt, header, item.prompt,
+                                              self._labels(item)), graded)
 
     def _labels(self, item: DueItem) -> dict[int, str]:
         if item.kind == "plan":
@@ -248,9 +274,11 @@ class ReviewScreen(Screen[None]):
 
     @on(AnswerCard.Graded, "#review-card")
     def _graded(self, event: AnswerCard.Graded) -> None:
+        self._record(event.rating, event.seconds, event.answer)
+
+    def _record(self, rating: int, seconds: float, answer: str) -> None:
         item = self.queue[self.index]
-        result = self.service.grade(item.id, event.rating, seconds=event.seconds,
-                                    answer=event.answer or None)
+        result = self.service.grade(item.id, rating, seconds=seconds, answer=answer or None)
         self.results.append(result)
         self.index += 1
         if item.kind == "plan" and result.next_due is not None:
