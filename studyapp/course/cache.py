@@ -12,6 +12,7 @@ import hashlib
 import pickle
 from pathlib import Path
 
+from studyapp.atomic import write_atomic
 from studyapp.course import loader
 from studyapp.course.model import ParseResult
 
@@ -44,10 +45,7 @@ def load_course(folder: Path, cache_folder: Path) -> list[ParseResult]:
         cache.parent.mkdir(parents=True, exist_ok=True)
         for old in cache.parent.glob("*.pickle"):
             old.unlink(missing_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(results, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(cache)
+        write_atomic(cache, pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL))
     except OSError:
         pass
     return results

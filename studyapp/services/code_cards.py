@@ -163,19 +163,9 @@ class CodeAttempt:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    import os
-    import tempfile
+    from studyapp.atomic import write_atomic
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)
 
 
 # -- exercises feed the scheduler --------------------------------------------------------------

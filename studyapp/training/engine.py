@@ -447,9 +447,10 @@ class Engine:
         state = {n: p.detach().cpu().contiguous()
                  for n, p in model.named_parameters() if p.requires_grad}
         path = out / f"{name}.safetensors"
-        tmp = path.with_name(f".{path.name}.tmp")
-        save_file(state, str(tmp), metadata=metadata or {})
-        os.replace(tmp, path)
+        from studyapp.atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            save_file(state, str(tmp), metadata=metadata or {})
         self.ctx.emit(Checkpoint(step=self.step, path=str(path)))
         return path
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from studyapp import config
+from studyapp.atomic import copy_atomic, write_atomic
 from studyapp.config import Settings
 from studyapp.training.catalog import Exercise, ExerciseError, find_exercise, load_exercises
 from studyapp.training.procgroup import run_owned
@@ -174,10 +174,8 @@ class Workspace:
 
     def _write(self, state: _State) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f".{STATE_FILE}.tmp"
-        tmp.write_text(json.dumps({"folders": state.folders, "hints": state.hints}, indent=2),
-                       encoding="utf-8")
-        os.replace(tmp, self.root / STATE_FILE)
+        write_atomic(self.root / STATE_FILE,
+                     json.dumps({"folders": state.folders, "hints": state.hints}, indent=2))
 
     # the copy
     def folder(self, ex: Exercise) -> Path:
@@ -206,7 +204,7 @@ class Workspace:
             raise LearnerError(f"the learner's copy would be the bundled original {original}")
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(original, target)
+            copy_atomic(original, target)
         return target
 
     def reset(self, ex: Exercise) -> tuple[Path, Path | None]:
@@ -220,9 +218,9 @@ class Workspace:
             if target.read_bytes() == original.read_bytes():
                 return target, None
             backup = target.with_name(target.name + ".bak")
-            shutil.copyfile(target, backup)
+            copy_atomic(target, backup)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(original, target)
+        copy_atomic(original, target)
         return target, backup
 
     def is_modified(self, ex: Exercise) -> bool | None:

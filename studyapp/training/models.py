@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,18 +111,14 @@ def smollm2_folder(cache_dir: Path, log: Log = print) -> Path:
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{SMOLLM2_CACHE_NAME}-", dir=target.parent))
-    try:
+    from studyapp.atomic import atomic_path
+
+    # written in full beside the target, fsynced, then renamed in (a kill mid-way leaves
+    # no half-converted model that would be taken for a finished one)
+    with atomic_path(target, folder=True) as tmp:
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is the user's anyway
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not (target / "config.json").is_file():  # not someone else's finished copy
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -180,9 +180,9 @@ def _launch(spec: RunSpec) -> None:
     folder = Path(spec.output_dir) if spec.output_dir else Path(tempfile.mkdtemp())
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "spec.json"
-    tmp = folder / ".spec.json.tmp"
-    tmp.write_text(json.dumps(spec.to_dict()), encoding="utf-8")
-    os.replace(tmp, path)
+    from studyapp.atomic import write_atomic
+
+    write_atomic(path, json.dumps(spec.to_dict()))
     os.execv(sys.executable, launch_command(spec.processes, path))
 
 

@@ -194,10 +194,10 @@ def overlay_plot(curves: dict[str, list[list[float]]], *, title: str, xlabel: st
 
 
 def write_json(path: Path, value: Any) -> Path:
+    from studyapp.atomic import write_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(finite(value), indent=2, ensure_ascii=False),
-                    encoding="utf-8")
-    return path
+    return write_atomic(path, json.dumps(finite(value), indent=2, ensure_ascii=False))
 
 
 def finish(ctx: RunContext, measured: dict[str, Any], losses: dict[str, list]) -> dict[str, Any]:

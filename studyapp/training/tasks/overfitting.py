@@ -28,6 +28,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from studyapp.atomic import write_atomic
 from studyapp.training import data as data_mod
 from studyapp.training.device import (
     autocast,
@@ -154,7 +155,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
                         xlabel="epoch", ylim=(0.0, ymax))
     try:
         write_json(ctx.output_dir / "curves.json", curves)
-        (ctx.output_dir / "curves.txt").write_text(plot, encoding="utf-8")
+        write_atomic(ctx.output_dir / "curves.txt", plot)
         measured["plot_file"] = str(ctx.output_dir / "curves.txt")
     except OSError as exc:
         ctx.log(f"could not write the plot: {exc}")

@@ -33,6 +33,7 @@ from typing import Any
 
 import torch
 
+from studyapp.atomic import write_atomic
 from studyapp.training.device import (
     autocast,
     describe,
@@ -198,7 +199,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
                         title="validation loss per objective (nats per predicted byte)")
     try:
         write_json(out / "curves.json", curves)
-        (out / "curves.txt").write_text(plot, encoding="utf-8")
+        write_atomic(out / "curves.txt", plot)
         measured["plot_file"] = str(out / "curves.txt")
     except OSError as exc:  # the run's result matters more than its plot file
         ctx.log(f"could not write the plot: {exc}")
