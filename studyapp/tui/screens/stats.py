@@ -74,6 +74,7 @@ class StatsScreen(Screen[None]):
         plt.clear_data()
         plt.title(f"reviews per day, last {self.days} days")
         plt.bar(list(range(-len(reviews) + 1, 1)), [n for _d, n in reviews], marker="hd")
+        plt.ylim(0, max([1, *(n for _d, n in reviews)]))
         plt.xlabel("days ago")
 
         plt = self.query_one("#plot-retention", PlotextPlot).plt
@@ -98,6 +99,7 @@ class StatsScreen(Screen[None]):
         plt.clear_data()
         plt.title("due in the next 30 days")
         plt.bar(list(range(len(s.forecast))), [n for _d, n in s.forecast], marker="hd")
+        plt.ylim(0, max([1, *(n for _d, n in s.forecast)]))
         plt.xlabel("days from today")
         for plot in self.query(PlotextPlot):
             plot.refresh()
