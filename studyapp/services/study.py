@@ -494,8 +494,7 @@ class StudyService:
     def _change_key(self, today: date) -> tuple[Any, ...]:
         """What the queue and the statistics depend on: the learner day, this connection's
         writes, other processes' commits, the course and settings loaded."""
-        return (today, self.conn.total_changes,
-                self.conn.execute("PRAGMA data_version").fetchone()[0], self._generation)
+        return (today, *reviews.change_counter(self.conn), self._generation)
 
     def _context(self, lesson_id: str, kind: str, prompt: str = "") -> str | None:
         """The part of the lesson that answers an item without a reference answer.
