@@ -49,6 +49,9 @@ def bundled_exercises_dir() -> Path:
     return Path(env) if env else PROJECT_ROOT / "exercises"
 
 
+NOW_MIN_YEAR, NOW_MAX_YEAR = 1970, 9000   # room for a year of schedules after it
+
+
 def parse_now(value: str) -> datetime:
     """Parse an ISO datetime for `--now`/STUDYAPP_NOW; naive values are taken as local time."""
     try:
@@ -57,9 +60,16 @@ def parse_now(value: str) -> datetime:
         raise ValueError(
             f"cannot read {value!r} as a date and time; use ISO form like 2026-11-24T09:00"
         ) from exc
-    if dt.tzinfo is None:
-        dt = dt.astimezone()  # local time zone
-    return dt.astimezone(UTC)
+    try:
+        if dt.tzinfo is None:
+            dt = dt.astimezone()  # local time zone
+        dt = dt.astimezone(UTC)
+    except (OverflowError, OSError, ValueError):
+        dt = None  # type: ignore[assignment]
+    if dt is None or not NOW_MIN_YEAR <= dt.year <= NOW_MAX_YEAR:
+        raise ValueError(f"{value!r} is out of range: --now takes a time between the years "
+                         f"{NOW_MIN_YEAR} and {NOW_MAX_YEAR}")
+    return dt
 
 
 @dataclass(frozen=True)

@@ -333,10 +333,23 @@ def due(settings: Settings, as_json: bool) -> None:
         svc.close()
 
 
-@click.command()
+def _seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    import math
+
+    if value is not None and not (math.isfinite(value) and 0 <= value <= 86_400):
+        raise click.BadParameter(f"{value} is not a number of seconds from 0 to 86400")
+    return value
+
+
+# "-1" is a (bad) rating or value to say so about, not an unknown option
+_NEGATIVE_OK = {"ignore_unknown_options": True}
+
+
+@click.command(context_settings=_NEGATIVE_OK)
 @click.argument("item_id")
 @click.argument("rating")
-@click.option("--seconds", type=float, default=None, help="Seconds the answer took.")
+@click.option("--seconds", type=float, default=None, callback=_seconds,
+              help="Seconds the answer took (0-86400).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 def grade(settings: Settings, item_id: str, rating: str, seconds: float | None,
@@ -432,20 +445,29 @@ def export_cmd(settings: Settings, file: str) -> None:
 @click.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, allow_dash=True))
 @click.option("--replace", is_flag=True, help="Overwrite the progress this database holds.")
+@click.option("--allow-empty", is_flag=True,
+              help="With --replace: accept a document without any progress (wipes it all).")
 @click.pass_obj
-def import_cmd(settings: Settings, file: str, replace: bool) -> None:
+def import_cmd(settings: Settings, file: str, replace: bool, allow_empty: bool) -> None:
     """Load progress exported with `studyapp export` (into an empty database)."""
     from studyapp.store.db import StoreError
     from studyapp.store.transfer import import_progress
 
-    text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        hint = (" (it is a SQLite database: open it with --db, or export it first)"
+                if raw.startswith(b"SQLite format 3") else "")
+        raise click.ClickException(f"{file} is not a studyapp export: not UTF-8 text"
+                                   f"{hint}") from None
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise click.ClickException(f"{file} is not JSON: {exc}") from exc
     db = _open_db(settings)
     try:
-        counts = import_progress(db.conn, doc, replace=replace)
+        counts = import_progress(db.conn, doc, replace=replace, allow_empty=allow_empty)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -553,7 +575,7 @@ def doctor(settings: Settings, no_repair: bool, restore: bool, as_json: bool) ->
         sys.exit(1)
 
 
-@click.command("settings")
+@click.command("settings", context_settings=_NEGATIVE_OK)
 @click.argument("key", required=False)
 @click.argument("value", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")

@@ -28,6 +28,14 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
+# whole-number settings: the values a learner may give them
+RANGES: dict[str, tuple[int, int]] = {
+    "day_start_hour": (0, 23),
+    "new_per_day": (0, 10_000),
+    "reviews_per_day": (0, 100_000),
+}
+
+
 @dataclass(frozen=True)
 class StudySettings:
     day_start_hour: int = 4
@@ -44,20 +52,24 @@ def validate(key: str, value: str) -> str:
     if key not in DEFAULTS:
         raise ValueError(f"unknown setting {key!r}; known: {', '.join(DEFAULTS)}")
     value = str(value).strip()
-    if key == "day_start_hour":
-        n = int(value)
-        if not 0 <= n <= 23:
-            raise ValueError("day_start_hour must be 0-23")
-        return str(n)
-    if key in ("new_per_day", "reviews_per_day"):
-        n = int(value)
-        if n < 0:
-            raise ValueError(f"{key} must be 0 or more")
+    if key in RANGES:
+        low, high = RANGES[key]
+        try:
+            n = int(value)
+        except ValueError:
+            raise ValueError(f"{key} wants a whole number from {low} to {high}, "
+                             f"got {value[:40]!r}") from None
+        if not low <= n <= high:
+            raise ValueError(f"{key} must be from {low} to {high}, got {value[:40]}")
         return str(n)
     if key == "desired_retention":
-        f = float(value)
-        if not 0.5 <= f < 1:
-            raise ValueError("desired_retention must be between 0.5 and 1")
+        try:
+            f = float(value)
+        except ValueError:
+            raise ValueError(f"desired_retention wants a number from 0.5 to 0.99, "
+                             f"got {value[:40]!r}") from None
+        if not 0.5 <= f < 1:        # also refuses nan and inf
+            raise ValueError(f"desired_retention must be from 0.5 to 0.99, got {value[:40]}")
         return repr(f)
     if key in ("fuzz", "suggest_grades"):
         if value.lower() in ("1", "true", "on", "yes"):
@@ -81,6 +93,12 @@ def raw_settings(conn: sqlite3.Connection) -> dict[str, str]:
 
 def load_settings(conn: sqlite3.Connection) -> StudySettings:
     raw = raw_settings(conn)
+    for key, value in raw.items():   # a bad stored value (an old version) means its default
+        if key in DEFAULTS:
+            try:
+                raw[key] = validate(key, value)
+            except (ValueError, LookupError):
+                raw[key] = DEFAULTS[key]
     return StudySettings(
         day_start_hour=int(raw["day_start_hour"]),
         timezone=raw["timezone"],

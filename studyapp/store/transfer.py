@@ -8,6 +8,7 @@ database again gives the same document (apart from `exported_at`).
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
@@ -69,34 +70,107 @@ def has_progress(conn: sqlite3.Connection) -> bool:
     )
 
 
-def import_progress(conn: sqlite3.Connection, doc: dict[str, Any], replace: bool = False) -> dict[str, int]:
-    """Load an exported document; returns rows imported per table.
+def validate_document(conn: sqlite3.Connection, doc: Any) -> dict[str, list[dict[str, Any]]]:
+    """The document's tables, or StoreError naming the key, table or row that is wrong.
 
-    Refuses (StoreError) a database that already holds progress unless `replace`, and a
-    document that is not an export or comes from a newer schema. All or nothing.
+    Checked before anything is written: the format, `format_version` and `schema_version`
+    (whole numbers, not newer than this database), `tables` an object of known tables, each
+    a list of row objects whose keys are columns of that table, whose values are plain
+    (text, numbers, null), with every required column given and no primary key twice.
     """
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise StoreError("not a studyapp progress export (no 'format': 'studyapp-progress')")
-    if int(doc.get("schema_version", 0)) > schema_version(conn):
-        raise StoreError(
-            f"the export was made by a newer studyapp (schema version {doc['schema_version']}; "
-            f"this database has {schema_version(conn)})")
-    tables = doc.get("tables") or {}
+    for key, newest in (("format_version", FORMAT_VERSION), ("schema_version",
+                                                             schema_version(conn))):
+        value = doc.get(key, 0 if key == "schema_version" else FORMAT_VERSION)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise StoreError(f"'{key}' must be a whole number, got {json_repr(value)}")
+        if value > newest:
+            raise StoreError(f"the export was made by a newer studyapp ({key} {value}; this "
+                             f"version reads {newest} at most)")
+    tables = doc.get("tables", {})
+    if not isinstance(tables, dict):
+        raise StoreError(f"'tables' must be an object of table name to rows, got "
+                         f"{type(tables).__name__}")
+    known = dict(TABLES)
+    for name in tables:
+        if name not in known:
+            raise StoreError(f"tables.{name}: unknown table (known: {', '.join(known)})")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table, _order in TABLES:
+        rows = tables.get(table, [])
+        if rows is None:
+            rows = []
+        if not isinstance(rows, list):
+            raise StoreError(f"tables.{table} must be a list of rows, got "
+                             f"{type(rows).__name__}")
+        info = conn.execute(f"PRAGMA table_info({table})").fetchall()
+        cols = {r[1] for r in info}
+        required = [r[1] for r in info if r[3] and r[4] is None and not r[5]]
+        pk = [r[1] for r in sorted(info, key=lambda r: r[5]) if r[5]]
+        seen: set[tuple[Any, ...]] = set()
+        for i, row in enumerate(rows):
+            where = f"tables.{table}[{i}]"
+            if not isinstance(row, dict):
+                raise StoreError(f"{where} must be an object, got {type(row).__name__}")
+            extra = [k for k in row if k not in cols]
+            if extra:
+                raise StoreError(f"{where}: unknown column {extra[0]!r}")
+            for key, value in row.items():
+                if isinstance(value, dict | list):
+                    raise StoreError(f"{where}.{key}: must be text, a number or null")
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise StoreError(f"{where}.{key}: {value} is not a value")
+            for key in required:
+                if row.get(key) is None:
+                    raise StoreError(f"{where}: '{key}' is required (got "
+                                     f"{'null' if key in row else 'nothing'})")
+            if pk:
+                ident = tuple(row.get(k) for k in pk)
+                if ident in seen:
+                    shown = ident if len(pk) > 1 else ident[0]
+                    raise StoreError(f"{where}: {', '.join(pk)} {shown!r} appears twice")
+                seen.add(ident)
+        out[table] = rows
+    return out
+
+
+def json_repr(value: Any) -> str:
+    import json
+
+    return json.dumps(value)[:40]
+
+
+def import_progress(conn: sqlite3.Connection, doc: dict[str, Any], replace: bool = False,
+                    *, allow_empty: bool = False) -> dict[str, int]:
+    """Load an exported document; returns rows imported per table.
+
+    The whole document is validated first (`validate_document`). Refuses (StoreError) a
+    database that already holds progress unless `replace`, and with `replace` a document
+    without any progress row unless `allow_empty` too (it would wipe everything). All or
+    nothing: a row the database refuses names its table and index, and nothing is written.
+    """
+    tables = validate_document(conn, doc)
     if has_progress(conn) and not replace:
         raise StoreError("this database already holds progress; import into an empty database "
                          "(--db NEW.db) or pass --replace to overwrite it")
+    if replace and not allow_empty and not any(tables.get(t) for t in PROGRESS_TABLES):
+        raise StoreError("the document holds no progress at all: --replace would wipe the "
+                         "progress of this database; pass --replace --allow-empty to do that")
     counts: dict[str, int] = {}
     with write_transaction(conn) as c:
         for table, _order in reversed(TABLES):
             c.execute(f"DELETE FROM {table}")
         for table, _order in TABLES:
-            cols = set(_columns(c, table))
             rows = tables.get(table) or []
-            for row in rows:
-                keys = [k for k in row if k in cols]
-                c.execute(
-                    f"INSERT INTO {table} ({', '.join(keys)}) VALUES "
-                    f"({', '.join('?' for _ in keys)})", [row[k] for k in keys])
+            for i, row in enumerate(rows):
+                keys = list(row)
+                try:
+                    c.execute(
+                        f"INSERT INTO {table} ({', '.join(keys)}) VALUES "
+                        f"({', '.join('?' for _ in keys)})", [row[k] for k in keys])
+                except sqlite3.IntegrityError as exc:
+                    raise StoreError(f"tables.{table}[{i}]: {exc}") from exc
             counts[table] = len(rows)
         problems = c.execute("PRAGMA foreign_key_check").fetchall()
         if problems:
