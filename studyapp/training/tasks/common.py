@@ -1,43 +1,34 @@
 """Pieces the exercise-set tasks share (worker side: imports torch).
 
-- the learner's code: load it and run its fast checks before any training;
-- a byte-level tokenizer and tiny GPT-2 / Llama / ModernBERT models built in code;
+- where an exercise's files are (a path setting, relative to its folder) and JSONL rows;
+- batches in the order the tasks have always drawn them (`SeededOrder`);
+- a classifier's class logits (a pooled head, or a decoder's last real token);
 - peak-memory measurement (CUDA: max_memory_allocated; CPU: a psutil RSS sampler);
-- text plots of several curves overlaid (plotext), and the final checks.
+- text plots of several curves overlaid (plotext).
+
+The training loop itself is the engine's (training/engine.py); the models come from the
+one registry (training/models.py).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import random
 import re
 import threading
-import time
+from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
-from typing import Any, NamedTuple, Self
+from typing import Any, Self
 
 import torch
 from torch import nn
 
 from studyapp.jsonsafe import finite
-from studyapp.training.catalog import CheckSpec, evaluate_checks
-from studyapp.training.device import (
-    Precision,
-    cpu_threads,
-    pick_device,
-    pick_precision,
-    seed_everything,
-)
-from studyapp.training.models import (  # noqa: F401 - re-exported until the tasks port
-    ByteTokenizer,
-    tiny_gpt2,
-    tiny_llama,
-    tiny_modernbert,
-)
+from studyapp.training.models import ClassifierModel
 from studyapp.training.runtime import RunContext
 
-# --- the learner's code ------------------------------------------------------------------
+# --- the exercise's files ----------------------------------------------------------------
 
 def exercise_folder(ctx: RunContext) -> Path:
     """The bundled exercise folder (where its checks file lives)."""
@@ -46,14 +37,6 @@ def exercise_folder(ctx: RunContext) -> Path:
     from studyapp.config import bundled_exercises_dir
 
     return bundled_exercises_dir() / ctx.spec.exercise
-
-
-def learner_code(ctx: RunContext) -> ModuleType:
-    """The run's code, its fast checks passed: the one loader, codecheck.load_learner_code
-    (`engine.learner_code()` in a task ported to the engine)."""
-    from studyapp.training.codecheck import load_learner_code
-
-    return load_learner_code(ctx)
 
 
 def resolve(ctx: RunContext, value: str) -> Path:
@@ -68,11 +51,41 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return read_rows(Path(path), "jsonl")
 
 
-# --- tokenizer and tiny models -----------------------------------------------------------
+# --- batches -----------------------------------------------------------------------------
 
-# DEPRECATED names, kept while sft.py / pretraining.py import them from here: the one byte
-# tokenizer and the tiny builders live in the model registry (training/models.py).
-CharTokenizer = ByteTokenizer
+class SeededOrder:
+    """A DataLoader sampler: 0..n-1 shuffled anew on each pass by one `random.Random(seed)`
+    (the same order on every process, and the order these tasks drew before the engine).
+
+    Give the DataLoader a `generator` of its own too: without one, each pass draws its base
+    seed from torch's global generator, the one dropout draws from, so the same seed would
+    no longer give the same run."""
+
+    def __init__(self, n: int, seed: int):
+        self.n = n
+        self.rng = random.Random(seed)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        order = list(range(self.n))
+        self.rng.shuffle(order)
+        return iter(order)
+
+
+# --- models ------------------------------------------------------------------------------
+
+def class_logits(cm: ClassifierModel, model: nn.Module, input_ids: torch.Tensor,
+                 attention_mask: torch.Tensor) -> torch.Tensor:
+    """[B, C] float logits of `model` (cm.model, or a peft wrapper of it): the pooled head's,
+    or for a decoder (head_kind "last_token") those at each row's last real token."""
+    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    if cm.head_kind == "last_token":
+        positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+        last = (positions * attention_mask).argmax(dim=1)
+        logits = logits[torch.arange(logits.shape[0], device=logits.device), last]
+    return logits.float()
 
 
 def param_counts(model: nn.Module) -> tuple[int, int]:
@@ -80,19 +93,6 @@ def param_counts(model: nn.Module) -> tuple[int, int]:
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return trainable, total
-
-
-def lr_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ratio: float
-                ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up, then linear decay to zero."""
-    warmup = int(total_steps * warmup_ratio)
-
-    def factor(i: int) -> float:
-        if i < warmup:
-            return (i + 1) / (warmup + 1)
-        return max(0.0, (total_steps - i) / max(1, total_steps - warmup))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 # --- memory ------------------------------------------------------------------------------
@@ -198,42 +198,3 @@ def write_json(path: Path, value: Any) -> Path:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_atomic(path, json.dumps(finite(value), indent=2, ensure_ascii=False))
-
-
-def finish(ctx: RunContext, measured: dict[str, Any], losses: dict[str, list]) -> dict[str, Any]:
-    """The task's return value: metrics, the exercise's checks evaluated on them, losses."""
-    checks = [CheckSpec(**c) for c in ctx.spec.checks]
-    return {"metrics": measured, "checks": evaluate_checks(checks, measured), "losses": losses}
-
-
-class Clock:
-    """Seconds since the task started."""
-
-    def __init__(self) -> None:
-        self.t0 = time.perf_counter()
-
-    def __call__(self) -> float:
-        return time.perf_counter() - self.t0
-
-
-class Prepared(NamedTuple):
-    clock: Clock
-    settings: dict[str, Any]
-    seed: int
-    code: ModuleType
-    device: torch.device
-    precision: Precision
-
-
-def prepare(ctx: RunContext, defaults: dict[str, Any]) -> Prepared:
-    """What every task does first: its settings over its defaults, the thread count, every
-    seed, the learner's code (checked), the device and the precision."""
-    clock = Clock()
-    s = {**defaults, **ctx.settings}
-    torch.set_num_threads(cpu_threads(int(s["threads"])))   # 0: the cores free now
-    seed = int(s["seed"])
-    seed_everything(seed)
-    code = learner_code(ctx)
-    device = pick_device(ctx.spec.device)
-    precision = pick_precision(device, None if s["precision"] == "auto" else s["precision"])
-    return Prepared(clock, s, seed, code, device, precision)

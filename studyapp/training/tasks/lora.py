@@ -22,14 +22,22 @@ The learner's module provides:
     count_parameters(model) -> (trainable, total)
 
 and the run checks `lora_delta` against peft's own LoRA layer after training.
+
+Each training (LoRA, the second adapter, full) is one `Engine.fit` (training/engine.py):
+warm-up then linear decay, gradients clipped at 1.0, the same batches in the same order.
+The LoRA fit's evaluation before its first step is the untrained classifier's (LoRA's B
+starts at zero, so the adapted model computes what the base with its new head does).
+Settings: `LoraSettings` (tasks/settings.py).
 """
 
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -39,48 +47,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from studyapp.training import data as data_mod
-from studyapp.training.device import (
-    autocast,
-    describe,
-    memory_mb,
-    seed_everything,
-)
-from studyapp.training.events import Checkpoint, Evaluation, Started, Step
+from studyapp.training.device import seed_everything
+from studyapp.training.engine import Engine, Evaluated, Fit, TrainConfig, pad_batch
+from studyapp.training.events import Checkpoint
 from studyapp.training.metrics import classification_metrics
 from studyapp.training.models import ClassifierModel, load_classifier
 from studyapp.training.runtime import RunContext
 from studyapp.training.tasks.common import (
-    Clock,
     PeakMemory,
-    finish,
-    lr_schedule,
+    class_logits,
     param_counts,
-    prepare,
     training_state_mb,
 )
-
-DEFAULTS: dict[str, Any] = {
-    "model": "minilm",
-    "head": "sequence",
-    "target_modules": "query,value",  # comma-separated module names (peft target_modules)
-    "rank": 8,
-    "alpha": 16,
-    "dropout": 0.05,
-    "lr_full": 5e-5,
-    "lr_lora": 1e-3,
-    "epochs": 1,
-    "batch_size": 16,
-    "max_length": 48,
-    "max_train_examples": 0,
-    "max_eval_examples": 0,
-    "second_adapter_steps": 8,
-    "warmup_ratio": 0.1,
-    "weight_decay": 0.0,
-    "qlora": False,
-    "seed": 123,
-    "threads": 0,
-    "precision": "auto",
-}
+from studyapp.training.tasks.settings import LoraSettings
 
 QLORA_NEEDS = ("QLoRA needs a CUDA GPU and the bitsandbytes package (4-bit weights are a "
                "CUDA kernel); {why}. Run with qlora = false here, or on a machine with an "
@@ -99,112 +78,82 @@ def qlora_unavailable_reason() -> str | None:
 
 
 def run(ctx: RunContext) -> dict[str, Any]:
-    clock, s, seed, code, device, precision = prepare(ctx, DEFAULTS)
+    s = LoraSettings.from_dict(ctx.settings)
+    engine = Engine(ctx, TrainConfig(lr=s.lr_lora, precision=s.precision, seed=s.seed,
+                                     threads=s.threads))
+    code = engine.learner_code()
 
     d = ctx.spec.data
     if not d:
         raise ValueError(f"exercise {ctx.spec.exercise!r} names no data")
     read = {"fmt": d.get("format"), "text_field": d.get("text_field", "text"),
             "label_field": d.get("label_field", "label"), "labels": tuple(d.get("labels") or ())}
-    limit = int(s["max_eval_examples"])
     train = data_mod.subsample(data_mod.load_examples(Path(d["train"]), **read),
-                               int(s["max_train_examples"]), seed)
+                               s.max_train_examples, s.seed)
     test = data_mod.subsample(data_mod.load_examples(Path(d["test" if d.get("test") else "val"]),
-                                                     **read), limit, seed)
+                                                     **read), s.max_eval_examples, s.seed)
     num_labels = max(len(read["labels"]), 2)
 
-    batch_size = int(s["batch_size"])
-    steps = math.ceil(len(train) / batch_size) * int(s["epochs"])
-    second_steps = int(s["second_adapter_steps"])
-    ctx.emit(Started(run_id=ctx.spec.run_id, exercise=ctx.spec.exercise,
-                     variant=ctx.spec.variant, device=describe(device), settings=ctx.settings,
-                     total_steps=2 * steps + second_steps, model=str(s["model"]),
-                     train_examples=len(train)))
-    task = _Task(ctx, s, device, precision, train, test, num_labels)
-    measured: dict[str, Any] = {"device": describe(device), "precision": precision.name,
-                                "train_examples": len(train), "test_examples": len(test),
-                                "rank": int(s["rank"]), "alpha": float(s["alpha"]),
-                                "target_modules": str(s["target_modules"])}
+    steps = math.ceil(len(train) / s.batch_size) * s.epochs
+    engine.start(2 * steps + s.second_adapter_steps, model_name=s.model,
+                 train_examples=len(train))
+    task = _Task(engine, s, train, test, num_labels, code)
+    measured: dict[str, Any] = {"train_examples": len(train), "test_examples": len(test),
+                                "rank": s.rank, "alpha": s.alpha,
+                                "target_modules": s.target_modules}
 
-    qlora_why = qlora_unavailable_reason() if s["qlora"] else None
-    if s["qlora"] and qlora_why:
-        ctx.log(qlora_why)
+    qlora_why = qlora_unavailable_reason() if s.qlora else None
+    if s.qlora and qlora_why:
+        engine.log(qlora_why)
         measured["qlora"] = qlora_why
-    quantized = bool(s["qlora"]) and qlora_why is None
+    quantized = s.qlora and qlora_why is None
 
-    # one untimed forward and backward first, so that one-time allocations (thread pools,
-    # kernels' caches) count for neither mode
-    cm = task.fresh_model(quantized=False)
-    task.warm_up(cm)
-    before = task.evaluate(cm.model, cm)     # the base with its new, untrained head
-    measured.update(accuracy_before=before["accuracy"], test_loss_before=before["loss"])
-    task.val_losses.append([0, before["loss"]])
-    ctx.emit(Evaluation(step=0, val_loss=before["loss"],
-                        metrics={"test_accuracy": before["accuracy"]}))
-    del cm
-    _release()
-
-    # 1. LoRA
+    # 1. LoRA; its evaluation at step 0 is the base with its new, untrained head
     cm = task.fresh_model(quantized=quantized)
     peft_model = _add_lora(cm, s, quantized)
     mode = "qlora" if quantized else "lora"
-    lora = task.train(mode, peft_model, float(s["lr_lora"]), steps, code, cm)
+    lora = task.train(mode, peft_model, s.lr_lora, steps, cm, before=True)
+    measured.update(accuracy_before=lora.pop("accuracy_before"),
+                    test_loss_before=lora.pop("test_loss_before"))
     measured.update(_prefixed("lora", lora))
-    measured["lora_delta_error"] = _check_lora_delta(code, peft_model, device)
+    measured["lora_delta_error"] = _check_lora_delta(code, peft_model, engine.device)
     adapter_dir = ctx.output_dir / "adapters" / "spam"
-    peft_model.save_pretrained(str(adapter_dir))
-    size = sum(p.stat().st_size for p in adapter_dir.rglob("*") if p.is_file())
-    measured["adapter_kb"] = size / 1024
-    ctx.emit(Checkpoint(step=task.global_step, path=str(adapter_dir)))
-    ctx.log(f"saved the LoRA adapter ({size / 1024:.0f} KB) to {adapter_dir}")
+    flipped_dir = ctx.output_dir / "adapters"
+    if engine.is_main:
+        peft_model.save_pretrained(str(adapter_dir))
+        size = sum(p.stat().st_size for p in adapter_dir.rglob("*") if p.is_file())
+        measured["adapter_kb"] = size / 1024
+        ctx.emit(Checkpoint(step=engine.step, path=str(adapter_dir)))
+        engine.log(f"saved the LoRA adapter ({size / 1024:.0f} KB) to {adapter_dir}")
 
     # a second adapter on the same base: the same task with the labels flipped
     from peft import LoraConfig
 
     peft_model.add_adapter("flipped", LoraConfig(**_lora_kwargs(cm, s)))
     peft_model.set_adapter("flipped")
-    task.train("flipped", peft_model, float(s["lr_lora"]) * 3, second_steps, code, cm,
-               flip=True, measure=False)
-    flipped_dir = ctx.output_dir / "adapters"
-    peft_model.save_pretrained(str(flipped_dir), selected_adapters=["flipped"])
+    task.train("flipped", peft_model, s.lr_lora * 3, s.second_adapter_steps, cm, flip=True,
+               measure=False)
+    if engine.is_main:
+        peft_model.save_pretrained(str(flipped_dir), selected_adapters=["flipped"])
     del peft_model, cm
     _release()
 
     # 2. load the adapter back onto a fresh base; swap the two adapters over that one base
-    from peft import PeftModel
-
-    base = task.fresh_model(quantized=quantized)
-    model = PeftModel.from_pretrained(base.model, str(adapter_dir), adapter_name="spam")
-    if not quantized:                   # a 4-bit model is placed when loaded; .to() refuses
-        model.to(device)
-    reloaded = task.evaluate(model, base)
-    model.load_adapter(str(flipped_dir / "flipped"), adapter_name="flipped")
-    model.set_adapter("flipped")
-    flipped = task.evaluate(model, base)
-    model.set_adapter("spam")
-    back = task.evaluate(model, base)
-    measured.update(
-        reload_accuracy=reloaded["accuracy"],
-        reload_error=abs(reloaded["loss"] - lora["test_loss"]),
-        flipped_adapter_accuracy=flipped["accuracy"],
-        swap_back_accuracy=back["accuracy"],
-        swap_error=abs(back["loss"] - reloaded["loss"]),
-    )
-    ctx.log(f"adapter loaded onto a fresh base: accuracy {reloaded['accuracy']:.3f} (trained: "
-            f"{lora['accuracy']:.3f}); set_adapter('flipped'): {flipped['accuracy']:.3f}; "
-            f"set_adapter('spam') again: {back['accuracy']:.3f} - one base, no reload")
-    del model, base
-    _release()
+    if engine.is_main:
+        measured.update(_reload_and_swap(task, adapter_dir, flipped_dir, quantized, lora))
 
     # 3. full fine-tuning from the same start
     cm = task.fresh_model(quantized=False)
     for p in cm.model.parameters():
         p.requires_grad = True
-    full = task.train("full", cm.model, float(s["lr_full"]), steps, code, cm)
+    full = task.train("full", cm.model, s.lr_full, steps, cm)
     measured.update(_prefixed("full", full))
     del cm
     _release()
 
+    summary = engine.summary()
+    summary.pop("train_loss")                 # over three trainings: not one model's loss
+    measured.update(summary, precision=engine.precision)
     measured["memory_saved_mb"] = measured["full_peak_memory_mb"] - measured["lora_peak_memory_mb"]
     measured["memory_saved_share"] = (measured["memory_saved_mb"] / measured["full_peak_memory_mb"]
                                       if measured["full_peak_memory_mb"] > 0 else None)
@@ -212,10 +161,38 @@ def run(ctx: RunContext) -> dict[str, Any]:
                                   - measured["lora_training_state_mb"])
     measured.update(accuracy=measured["lora_accuracy"], f1=measured["lora_f1"],
                     trainable_share=measured["lora_trainable_share"],
-                    trainable_params=measured["lora_trainable_params"],
-                    steps=task.global_step, time_s=clock())
-    ctx.log(_table(measured))
-    return finish(ctx, measured, {"train": task.train_losses, "val": task.val_losses})
+                    trainable_params=measured["lora_trainable_params"])
+    engine.log(_table(measured))
+    return engine.finish(measured)
+
+
+def _reload_and_swap(task: _Task, adapter_dir: Path, flipped_dir: Path, quantized: bool,
+                     lora: dict[str, Any]) -> dict[str, Any]:
+    """The saved adapter on a fresh base, then the second adapter swapped in and out."""
+    from peft import PeftModel
+
+    engine = task.engine
+    base = task.fresh_model(quantized=quantized)
+    model = PeftModel.from_pretrained(base.model, str(adapter_dir), adapter_name="spam")
+    if not quantized:                   # a 4-bit model is placed when loaded; .to() refuses
+        model.to(engine.device)
+    reloaded = task.evaluate(model, base)
+    model.load_adapter(str(flipped_dir / "flipped"), adapter_name="flipped")
+    model.set_adapter("flipped")
+    flipped = task.evaluate(model, base)
+    model.set_adapter("spam")
+    back = task.evaluate(model, base)
+    engine.log(f"adapter loaded onto a fresh base: accuracy {reloaded['accuracy']:.3f} "
+               f"(trained: {lora['accuracy']:.3f}); set_adapter('flipped'): "
+               f"{flipped['accuracy']:.3f}; set_adapter('spam') again: {back['accuracy']:.3f}"
+               " - one base, no reload")
+    del model, base
+    _release()
+    return {"reload_accuracy": reloaded["accuracy"],
+            "reload_error": abs(reloaded["loss"] - lora["test_loss"]),
+            "flipped_adapter_accuracy": flipped["accuracy"],
+            "swap_back_accuracy": back["accuracy"],
+            "swap_error": abs(back["loss"] - reloaded["loss"])}
 
 
 def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -257,11 +234,11 @@ def _module_names(root: nn.Module, modules: list[nn.Module]) -> list[str]:
     return [name for name, mod in root.named_modules() if id(mod) in wanted and name]
 
 
-def _lora_kwargs(cm: ClassifierModel, s: dict[str, Any]) -> dict[str, Any]:
-    targets = [t.strip() for t in str(s["target_modules"]).split(",") if t.strip()]
+def _lora_kwargs(cm: ClassifierModel, s: LoraSettings) -> dict[str, Any]:
+    targets = [t.strip() for t in s.target_modules.split(",") if t.strip()]
     head = [n.split(".")[-1] for n in _module_names(cm.model, cm.head)]
-    return {"r": int(s["rank"]), "lora_alpha": float(s["alpha"]),
-            "lora_dropout": float(s["dropout"]), "target_modules": targets,
+    return {"r": s.rank, "lora_alpha": s.alpha,
+            "lora_dropout": s.dropout, "target_modules": targets,
             "modules_to_save": head or None, "fan_in_fan_out": _is_conv1d(cm.model, targets)}
 
 
@@ -273,7 +250,7 @@ def _is_conv1d(model: nn.Module, targets: list[str]) -> bool:
     return False
 
 
-def _add_lora(cm: ClassifierModel, s: dict[str, Any], quantized: bool) -> nn.Module:
+def _add_lora(cm: ClassifierModel, s: LoraSettings, quantized: bool) -> nn.Module:
     import warnings
 
     from peft import LoraConfig, get_peft_model
@@ -319,143 +296,160 @@ def _check_lora_delta(code: ModuleType, model: nn.Module, device: torch.device) 
     return float((peft_delta.float() - mine.float()).abs().max())
 
 
-class _Task:
-    """Training and evaluation shared by the modes; steps are counted across them."""
+class _Stream:
+    """A batch sampler: `steps` batches of `batch_size` indices from an endless stream of
+    shuffled passes over 0..n-1 (one `random.Random(seed)` per training, so every mode
+    trains on the same batches in the same order; a pass's tail and the next pass's head
+    share a batch)."""
 
-    def __init__(self, ctx: RunContext, s: dict[str, Any], device: torch.device, precision: Any,
-                 train: list, test: list, num_labels: int):
-        self.ctx, self.s, self.device, self.precision = ctx, s, device, precision
+    drop_last = False
+
+    def __init__(self, n: int, batch_size: int, steps: int, seed: int):
+        self.n, self.batch_size, self.steps, self.seed = n, batch_size, steps, seed
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = random.Random(self.seed)
+        order: list[int] = []
+        for _ in range(self.steps):
+            if len(order) < self.batch_size:
+                more = list(range(self.n))
+                rng.shuffle(more)
+                order += more
+            batch, order = order[:self.batch_size], order[self.batch_size:]
+            yield batch
+
+
+_NAN = {"loss": math.nan, "accuracy": math.nan, "f1": math.nan}
+
+
+class _Task:
+    """The modes' shared data, models and evaluation; each training is one engine fit."""
+
+    def __init__(self, engine: Engine, s: LoraSettings, train: list, test: list,
+                 num_labels: int, code: ModuleType):
+        self.engine, self.s, self.code = engine, s, code
         self.train_set, self.test_set, self.num_labels = train, test, num_labels
         self.encoded: dict[str, list[list[int]]] | None = None
-        self.global_step = 0
-        self.train_losses: list[list[float]] = []
-        self.val_losses: list[list[float]] = []
-        self.clock = Clock()
 
     def fresh_model(self, *, quantized: bool) -> ClassifierModel:
-        seed_everything(int(self.s["seed"]))  # the same start (and the same new head) each time
+        s = self.s
+        seed_everything(s.seed)          # the same start (and the same new head) each time
         quiet = self.encoded is not None
-        cm = load_classifier(str(self.s["model"]), str(self.s["head"]), self.num_labels,
-                             cache_dir=self.ctx.cache_dir, max_length=int(self.s["max_length"]),
-                             log=(lambda m: None) if quiet else self.ctx.log)
+        cm = load_classifier(s.model, s.head, self.num_labels,
+                             cache_dir=self.engine.ctx.cache_dir, max_length=s.max_length,
+                             log=(lambda m: None) if quiet else self.engine.log)
         if quantized:
-            cm = _quantized(cm, self.ctx)
+            cm = _quantized(cm, self.engine)
         else:
-            cm.model.to(self.device)
+            cm.model.to(self.engine.device)
         if self.encoded is None:
-            n = int(self.s["max_length"])
-            self.encoded = {"train": cm.encode([e.text for e in self.train_set], n),
-                            "test": cm.encode([e.text for e in self.test_set], n)}
+            self.encoded = {"train": cm.encode([e.text for e in self.train_set], s.max_length),
+                            "test": cm.encode([e.text for e in self.test_set], s.max_length)}
         return cm
 
-    def warm_up(self, cm: ClassifierModel) -> None:
-        assert self.encoded is not None
-        x, mask = data_mod.collate(self.encoded["train"][:int(self.s["batch_size"])],
-                                   cm.pad_token_id)
-        y = torch.tensor([e.label for e in self.train_set[:len(x)]], device=self.device)
-        F.cross_entropy(self._logits(cm.model, cm, x.to(self.device), mask.to(self.device)),
-                        y).backward()
-
-    def _logits(self, model: nn.Module, cm: ClassifierModel, ids: torch.Tensor,
-                mask: torch.Tensor) -> torch.Tensor:
-        with autocast(self.device, self.precision):
-            logits = model(input_ids=ids, attention_mask=mask).logits
-        if cm.head_kind == "last_token":
-            from studyapp.training.reference import last_token_logits
-
-            logits = last_token_logits(logits, mask)
-        return logits.float()
-
-    @torch.no_grad()
     def evaluate(self, model: nn.Module, cm: ClassifierModel) -> dict[str, float]:
+        """Loss, accuracy and F1 on the held-out test messages."""
         assert self.encoded is not None
-        model.eval()
         ids, ys = self.encoded["test"], [e.label for e in self.test_set]
         total, preds = 0.0, []
-        for start in range(0, len(ids), 32):
-            self.ctx.check_cancelled(self.global_step)
-            x, mask = data_mod.collate(ids[start:start + 32], cm.pad_token_id)
-            y = torch.tensor(ys[start:start + 32], device=self.device)
-            logits = self._logits(model, cm, x.to(self.device), mask.to(self.device))
-            total += float(F.cross_entropy(logits, y, reduction="sum"))
-            preds += logits.argmax(-1).tolist()
+        with self.engine.inference(model):
+            for start in range(0, len(ids), 32):
+                self.engine.check_cancelled()
+                x, mask = pad_batch(ids[start:start + 32], cm.pad_token_id)
+                x, mask, y = self.engine.to_device((x, mask, torch.tensor(ys[start:start + 32])))
+                logits = class_logits(cm, model, x, mask)
+                total += float(F.cross_entropy(logits, y, reduction="sum"))
+                preds += logits.argmax(-1).tolist()
         m = classification_metrics(preds, ys, self.num_labels - 1)
         return {"loss": total / max(1, len(ys)), "accuracy": m["accuracy"], "f1": m["f1"]}
 
-    def train(self, mode: str, model: nn.Module, lr: float, steps: int, code: ModuleType,
-              cm: ClassifierModel, *, flip: bool = False, measure: bool = True
+    def train(self, mode: str, model: nn.Module, lr: float, steps: int, cm: ClassifierModel,
+              *, flip: bool = False, measure: bool = True, before: bool = False
               ) -> dict[str, Any]:
-        ctx, s = self.ctx, self.s
+        engine, s = self.engine, self.s
         assert self.encoded is not None
-        trainable, total = code.count_parameters(model)
+        trainable, total = self.code.count_parameters(model)
         true_trainable, true_total = param_counts(model)
         if (trainable, total) != (true_trainable, true_total):
             raise ValueError(f"count_parameters says {trainable:,} of {total:,} trainable; "
                              f"the model has {true_trainable:,} of {true_total:,}")
         if measure:
-            ctx.log(f"{mode}: {trainable:,} of {total:,} parameters train "
-                    f"({trainable / total:.2%}), lr {lr:g}", mode=mode,
-                    trainable_params=trainable, total_params=total)
-        params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=float(s["weight_decay"]))
-        scheduler = lr_schedule(optimizer, steps, float(s["warmup_ratio"]))
-        ids = self.encoded["train"]
+            engine.log(f"{mode}: {trainable:,} of {total:,} parameters train "
+                       f"({trainable / total:.2%}), lr {lr:g}", mode=mode,
+                       trainable_params=trainable, total_params=total)
         ys = [(1 - e.label if flip and self.num_labels == 2 else e.label)
               for e in self.train_set]
-        rng = random.Random(int(s["seed"]))
-        order: list[int] = []
-        times: list[float] = []
-        model.train()
-        memory = PeakMemory(self.device)
+        rows = list(zip(self.encoded["train"], ys, strict=True))
+
+        def collate(batch: list[tuple[list[int], int]]) -> dict[str, torch.Tensor]:
+            ids, mask = pad_batch([r[0] for r in batch], cm.pad_token_id)
+            return {"input_ids": ids, "attention_mask": mask,
+                    "labels": torch.tensor([r[1] for r in batch], dtype=torch.long)}
+
+        loader = torch.utils.data.DataLoader(
+            rows, batch_sampler=_Stream(len(rows), s.batch_size, steps, s.seed),
+            collate_fn=collate, generator=torch.Generator().manual_seed(s.seed))
+
+        def loss_fn(m: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            logits = class_logits(cm, m, batch["input_ids"], batch["attention_mask"])
+            return F.cross_entropy(logits, batch["labels"])
+
+        def evaluate(m: nn.Module) -> Evaluated:
+            result = self.evaluate(m, cm)
+            return Evaluated(result["loss"], {"test_accuracy": result["accuracy"],
+                                              "test_f1": result["f1"]})
+
+        stamps: list[float] = []
+
+        def on_step(step: int, loss: float) -> None:
+            if engine.device.type == "cuda":
+                torch.cuda.synchronize(engine.device)
+            stamps.append(time.perf_counter())
+
+        if measure:   # one untimed forward first: one-time allocations count for no mode
+            with engine.inference(model):
+                warm = collate(rows[:s.batch_size])
+                loss_fn(model, engine.to_device(warm))
+        memory = PeakMemory(engine.device)
         with memory:
-            for _ in range(steps):
-                self.ctx.check_cancelled(self.global_step)
-                if len(order) < int(s["batch_size"]):
-                    more = list(range(len(ids)))
-                    rng.shuffle(more)
-                    order += more
-                batch, order = order[:int(s["batch_size"])], order[int(s["batch_size"]):]
-                t0 = time.perf_counter()
-                x, mask = data_mod.collate([ids[i] for i in batch], cm.pad_token_id)
-                y = torch.tensor([ys[i] for i in batch], device=self.device)
-                logits = self._logits(model, cm, x.to(self.device), mask.to(self.device))
-                loss = F.cross_entropy(logits, y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                optimizer.step()
-                lr_now = scheduler.get_last_lr()[0]
-                scheduler.step()
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
-                times.append(time.perf_counter() - t0)
-                self.global_step += 1
-                value = float(loss.detach())
-                self.train_losses.append([self.global_step, value])
-                ctx.emit(Step(step=self.global_step, epoch=0.0, loss=value, lr=lr_now,
-                              tokens_per_s=float(mask.sum()) / max(times[-1], 1e-9),
-                              elapsed=self.clock(), memory_mb=memory_mb(self.device)))
+            fit = engine.fit(model, loader, loss_fn, evaluate=evaluate, on_step=on_step,
+                             model_name=s.model, train_examples=len(rows),
+                             config=TrainConfig(lr=lr, epochs=1, warmup_ratio=s.warmup_ratio,
+                                                weight_decay=s.weight_decay, max_grad_norm=1.0,
+                                                eval_before=before))
         state_mb = training_state_mb(model)
-        del optimizer
-        result = self.evaluate(model, cm)
-        self.val_losses.append([self.global_step, result["loss"]])
-        ctx.emit(Evaluation(step=self.global_step, val_loss=result["loss"],
-                            metrics={"test_accuracy": result["accuracy"]}))
+        result = _result(fit)
         if not measure:
-            ctx.log(f"{mode}: test accuracy {result['accuracy']:.3f} (labels flipped in training)")
+            engine.log(f"{mode}: test accuracy {result['accuracy']:.3f} (labels flipped in "
+                       "training)")
             return result
-        warm = times[1:] or times
+        gaps = [b - a for a, b in itertools.pairwise(stamps)] or [math.nan]
         out = {"trainable_params": trainable, "total_params": total,
                "trainable_share": trainable / total,
                "peak_memory_mb": memory.used_mb, "training_state_mb": state_mb,
-               "time_per_step_s": sum(warm) / len(warm), "steps": steps,
+               "time_per_step_s": sum(gaps) / len(gaps), "steps": fit.steps,
                "accuracy": result["accuracy"], "f1": result["f1"], "test_loss": result["loss"]}
-        ctx.log(f"{mode}: test accuracy {result['accuracy']:.3f}, F1 {result['f1']:.3f}, "
-                f"{out['time_per_step_s']:.3f} s/step, peak memory +{memory.used_mb:.0f} MB")
+        if before:
+            first = _result(fit, 0)
+            out.update(accuracy_before=first["accuracy"], test_loss_before=first["loss"])
+        engine.log(f"{mode}: test accuracy {result['accuracy']:.3f}, F1 {result['f1']:.3f}, "
+                   f"{out['time_per_step_s']:.3f} s/step, peak memory +{memory.used_mb:.0f} MB")
         return out
 
 
-def _quantized(cm: ClassifierModel, ctx: RunContext) -> ClassifierModel:  # pragma: no cover - CUDA
+def _result(fit: Fit, index: int = -1) -> dict[str, float]:
+    """A fit's evaluation (the last, or `index`) as loss, accuracy, F1; NaN on the processes
+    that do not evaluate (all but the main one)."""
+    if not fit.evaluations:
+        return dict(_NAN)
+    e = fit.evaluations[index][1]
+    return {"loss": e.loss, "accuracy": e.metrics["test_accuracy"], "f1": e.metrics["test_f1"]}
+
+
+def _quantized(cm: ClassifierModel, engine: Engine) -> ClassifierModel:  # pragma: no cover - CUDA
     """The same classifier reloaded with 4-bit (NF4) base weights through bitsandbytes."""
     from transformers import AutoModelForSequenceClassification, BitsAndBytesConfig
 
@@ -468,7 +462,7 @@ def _quantized(cm: ClassifierModel, ctx: RunContext) -> ClassifierModel:  # prag
     model = AutoModelForSequenceClassification.from_pretrained(
         cm.source, num_labels=cm.model.config.num_labels, quantization_config=config,
         device_map={"": torch.cuda.current_device()})
-    ctx.log("QLoRA: base weights loaded in 4 bits (NF4) on the GPU")
+    engine.log("QLoRA: base weights loaded in 4 bits (NF4) on the GPU")
     # the new head trains in full precision; the 4-bit pooler stays frozen
     cm.model, cm.head = model, [model.classifier]
     return cm

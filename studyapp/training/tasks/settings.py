@@ -159,3 +159,121 @@ class ExportSettings(TaskSettings):
     seed: int = setting(123, ge=0, le=2**32 - 1)
     threads: int = setting(0, ge=0, le=MAX_THREADS, help="CPU threads; 0: the cores free")
     precision: str = setting("auto", choices=PRECISIONS)
+
+
+MODEL_HELP = ("a model name of training/models.py, a hub id or a folder; a|b takes the "
+              "first that loads offline")
+
+
+@dataclass(frozen=True)
+class SftSettings(TaskSettings):
+    """`sft` (tasks/sft.py): instruction fine-tuning of a causal LM, the prompt tokens
+    masked out of the loss."""
+
+    model: str = setting("smollm2", help="smollm2 (SmolLM2-135M-Instruct, offline), "
+                         "tiny-gpt2 (a GPT-2 built in code, byte tokens, sized by n_embd, "
+                         "n_layer, n_head), or a hub id / folder of a causal LM")
+    max_train_examples: int = setting(64, ge=0, help="training pairs (0: all)")
+    max_eval_examples: int = setting(0, ge=0, help="validation and test pairs (0: all)")
+    epochs: int = setting(1, ge=1, le=1000)
+    batch_size: int = setting(8, ge=1, le=4096)
+    lr: float = setting(1e-4, gt=0, le=1, help="peak learning rate")
+    warmup_ratio: float = setting(0.05, ge=0, lt=1)
+    weight_decay: float = setting(0.01, ge=0, le=1)
+    max_length: int = setting(128, ge=8, le=8192,
+                              help="tokens per example (prompt + response + end)")
+    max_new_tokens: int = setting(40, ge=1, le=4096, help="tokens generated per answer")
+    style_prefix: str = setting("In short:", help="how the trained answers start")
+    n_embd: int = setting(128, ge=8, le=4096, help="the tiny model's width (model = tiny-gpt2)")
+    n_layer: int = setting(4, ge=1, le=64)
+    n_head: int = setting(4, ge=1, le=64)
+    pretrain_steps: int = setting(400, ge=0, le=1_000_000,
+                                  help="tiny only: causal LM steps on `corpus` first (0: none)")
+    pretrain_block: int = setting(128, ge=8, le=8192)
+    pretrain_lr: float = setting(3e-3, gt=0, le=1)
+    corpus: str = setting("../data/corpus/course.txt",
+                          help="plain text, relative to the exercise folder")
+    seed: int = setting(123, ge=0, le=2**32 - 1)
+    threads: int = setting(0, ge=0, le=MAX_THREADS, help="CPU threads; 0: the cores free")
+    precision: str = setting("auto", choices=PRECISIONS)
+
+
+@dataclass(frozen=True)
+class LoraSettings(TaskSettings):
+    """`lora` (tasks/lora.py): full fine-tuning vs LoRA (peft) on the same classifier."""
+
+    model: str = setting("minilm", help=MODEL_HELP)
+    head: str = setting("sequence", choices=("sequence", "last_token"))
+    target_modules: str = setting("query,value",
+                                  help="comma-separated layer names that get adapters")
+    rank: int = setting(8, ge=1, le=1024)
+    alpha: float = setting(16.0, gt=0, le=4096)
+    dropout: float = setting(0.05, ge=0, lt=1)
+    lr_full: float = setting(5e-5, gt=0, le=1, help="full fine-tuning's learning rate")
+    lr_lora: float = setting(1e-3, gt=0, le=1, help="LoRA's learning rate")
+    epochs: int = setting(1, ge=1, le=1000)
+    batch_size: int = setting(16, ge=1, le=4096)
+    max_length: int = setting(48, ge=1, le=8192)
+    max_train_examples: int = setting(0, ge=0, help="0: all")
+    max_eval_examples: int = setting(0, ge=0, help="0: all")
+    second_adapter_steps: int = setting(8, ge=1, le=100_000,
+                                        help="steps of the second (label-flipped) adapter")
+    warmup_ratio: float = setting(0.1, ge=0, lt=1)
+    weight_decay: float = setting(0.0, ge=0, le=1)
+    qlora: bool = setting(False, help="4-bit base weights (needs a CUDA GPU and "
+                          "bitsandbytes)")
+    seed: int = setting(123, ge=0, le=2**32 - 1)
+    threads: int = setting(0, ge=0, le=MAX_THREADS, help="CPU threads; 0: the cores free")
+    precision: str = setting("auto", choices=PRECISIONS)
+
+
+@dataclass(frozen=True)
+class PretrainingSettings(TaskSettings):
+    """`pretraining` (tasks/pretraining.py): a causal LM and masked LMs of the same tiny
+    size, trained from scratch on the same corpus."""
+
+    corpus: str = setting("../data/corpus/course.txt",
+                          help="plain text, relative to the exercise folder")
+    max_corpus_chars: int = setting(0, ge=0, help="0: the whole corpus")
+    val_every_line: int = setting(10, ge=2, le=1_000_000,
+                                  help="every N-th line is held out for validation")
+    block_size: int = setting(128, ge=4, le=8192, help="bytes per training sequence")
+    n_embd: int = setting(64, ge=4, le=4096)
+    n_layer: int = setting(2, ge=1, le=64)
+    n_head: int = setting(2, ge=1, le=64)
+    steps: int = setting(1200, ge=1, le=10_000_000, help="optimizer steps per objective")
+    batch_size: int = setting(16, ge=1, le=4096)
+    lr: float = setting(3e-3, gt=0, le=1)
+    warmup_ratio: float = setting(0.05, ge=0, lt=1)
+    weight_decay: float = setting(0.01, ge=0, le=1)
+    mask_prob: float = setting(0.15, gt=0, lt=1, help="BERT's masking rate")
+    high_mask_prob: float = setting(0.8, gt=0, lt=1, help="the too-much-masking run")
+    eval_every: int = setting(200, ge=1, help="steps between validation losses")
+    max_eval_blocks: int = setting(64, ge=1, le=1_000_000)
+    seed: int = setting(123, ge=0, le=2**32 - 1)
+    threads: int = setting(0, ge=0, le=MAX_THREADS, help="CPU threads; 0: the cores free")
+    precision: str = setting("auto", choices=PRECISIONS)
+
+
+@dataclass(frozen=True)
+class OverfittingSettings(TaskSettings):
+    """`overfitting` (tasks/overfitting.py): too little data for too many epochs, early
+    stopping, a far too high learning rate."""
+
+    model: str = setting("minilm", help=MODEL_HELP)
+    head: str = setting("sequence", choices=("sequence", "last_token"))
+    small_train: int = setting(32, ge=1, help="training messages: far too few")
+    epochs: int = setting(25, ge=1, le=10_000, help="far too many")
+    batch_size: int = setting(8, ge=1, le=4096)
+    lr: float = setting(1e-4, gt=0, le=1)
+    high_lr: float = setting(0.05, gt=0, le=100, help="far too high for fine-tuning")
+    high_lr_epochs: int = setting(4, ge=1, le=10_000)
+    patience: int = setting(3, ge=1, le=10_000,
+                            help="evaluations without improvement before stopping")
+    min_delta: float = setting(0.0, ge=0)
+    max_length: int = setting(48, ge=1, le=8192)
+    max_eval_examples: int = setting(0, ge=0, help="0: all")
+    weight_decay: float = setting(0.0, ge=0, le=1)
+    seed: int = setting(123, ge=0, le=2**32 - 1)
+    threads: int = setting(0, ge=0, le=MAX_THREADS, help="CPU threads; 0: the cores free")
+    precision: str = setting("auto", choices=PRECISIONS)
