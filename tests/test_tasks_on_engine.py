@@ -92,3 +92,15 @@ def test_a_run_of_several_fits_is_one_event_stream(tmp_path):
     m = result["metrics"]
     assert m["steps"] == len(steps) == 2 * m["lora_steps"] + spec.settings["second_adapter_steps"]
     assert m["processes"] == 1 and m["precision"] == "fp32"
+
+
+@pytest.mark.parametrize("exercise_id", ["overfitting", "pretraining"])
+def test_a_task_of_several_fits_runs_on_two_processes(tmp_path, exercise_id):
+    """Every rank trains every fit; the main process's evaluations reach the others (the
+    early-stopping epoch and the curves are computed on each), and rank 0 reports."""
+    svc = ExerciseService(Settings.from_env(db=tmp_path / "db.sqlite"))
+    handle = svc.start_run(exercise_id, variant="tiny", processes=2, overrides={"threads": "1"})
+    result = handle.wait()
+    assert result.status == "finished", (result.error, handle.stderr_tail())
+    assert result.metrics["processes"] == 2
+    assert result.step == result.metrics["steps"] > 0

@@ -53,6 +53,12 @@ The task-facing API (all a task needs):
                 ...                                      # test set, generation, ...
         return engine.finish(measured, fit)              # metrics, checks, losses
 
+A task that trains several models in one run (LoRA vs full, three pretraining objectives)
+calls `engine.start(total_steps, model_name=..)` once with the steps of all of them, then
+`engine.fit(..., config=TrainConfig(lr=..))` once per model: one `Started`, steps counted
+across the fits; each fit's schedule, `max_steps` and `eval_every` count its own steps
+(device, precision, seed, threads and accumulation stay the engine's config).
+
 `Engine.fit(model, train, loss_fn, ...)` arguments:
     model       an `nn.Module`; only parameters with `requires_grad` train (or `params`)
     train       a `DataLoader` of batches (a dict of tensors, a tuple, or a tensor)
@@ -64,8 +70,11 @@ The task-facing API (all a task needs):
     on_evaluation `(step, Evaluated) -> bool`: True stops training (early stopping)
     params      the parameters to optimize, or parameter groups (default: all that train)
     model_name, train_examples: shown in the `Started` event
-It returns `Fit`: the trained (unwrapped) model, `steps`, `train_losses` / `val_losses`
-([[step, loss], ...], the val curve starting at step 0), `evaluations`, `stopped_early`.
+    config      this fit's `TrainConfig` (default: the engine's)
+It returns `Fit`: the trained (unwrapped) model, `steps` (this fit's), `train_losses` /
+`val_losses` (this fit's, [[step, loss], ...] on the run's step axis, the val curve starting
+before its first step), `evaluations` (the main process's, shared with every process when
+the fit ends), `stopped_early`.
 
 Cancellation: `fit` raises `RunCancelled` (with `Engine.summary()` and the losses so far)
 when the run is cancelled; the worker turns it into the `Cancelled` event. Inside a long
@@ -413,6 +422,14 @@ class Engine:
         if cfg.checkpoint:
             self.save_trainable(unwrapped, "trainable")
         acc.wait_for_everyone()
+        if self.processes > 1 and evaluate is not None:
+            # the main process evaluated: every process gets the same evaluations
+            from accelerate.utils import broadcast_object_list
+
+            shared = broadcast_object_list([evaluations if self.is_main else None])[0]
+            if not self.is_main:
+                evaluations = list(shared)
+                self._val_losses.extend([step, float(e.loss)] for step, e in evaluations)
         acc.free_memory()        # the accelerator lets go of this fit's model and optimizer
         return Fit(model=unwrapped, steps=self.step - first_step,
                    train_losses=self._train_losses[n_train:],

@@ -211,16 +211,15 @@ class _Runs:
             logits = class_logits(cm, model, batch["input_ids"], batch["attention_mask"])
             return F.cross_entropy(logits, batch["labels"])
 
-        val: list[list[float]] = []
+        epochs_done = [0]        # evaluations: before training (epoch 0), then each epoch
 
         def evaluate(model: torch.nn.Module) -> Evaluated:
-            epoch = len(val)                  # evaluations: before training, then each epoch
             vloss, vacc, _ = self.evaluate(cm, "val")
-            val.append([epoch, vloss])
-            return Evaluated(vloss, {"val_accuracy": vacc, "epoch": float(epoch)})
+            return Evaluated(vloss, {"val_accuracy": vacc, "epoch": float(epochs_done[0])})
 
         def early_stopping(step: int, result: Evaluated) -> bool:
-            epoch = len(val) - 1
+            epoch = epochs_done[0]
+            epochs_done[0] += 1
             stop = bool(stopper.step(result.loss, cm.model, epoch))
             if stop and epoch > 0:
                 engine.log(f"{name}: early stopping at epoch {epoch} (best: epoch "
@@ -228,13 +227,18 @@ class _Runs:
                            f"{getattr(stopper, 'best_loss', math.nan):.4f})")
             return stop and epoch > 0
 
+        def count(step: int, result: Evaluated) -> bool:
+            epochs_done[0] += 1
+            return False
+
         train_steps: list[float] = []
         fit = engine.fit(cm.model, loader, loss_fn, evaluate=evaluate,
                          on_step=lambda step, loss: train_steps.append(loss),
-                         on_evaluation=early_stopping if stopper is not None else None,
+                         on_evaluation=early_stopping if stopper is not None else count,
                          model_name=s.model, train_examples=len(rows),
                          config=TrainConfig(lr=lr, epochs=epochs, schedule="constant",
                                             max_grad_norm=0.0, weight_decay=s.weight_decay))
+        val = [[i, e.loss] for i, (_, e) in enumerate(fit.evaluations)]
         spe = math.ceil(len(rows) / s.batch_size)
         train_epoch = [sum(chunk) / len(chunk) for chunk in
                        (train_steps[i:i + spe] for i in range(0, len(train_steps), spe))]
