@@ -145,3 +145,29 @@ async def test_a_hint_shows_at_the_top(tmp_path: Path) -> None:
         await pilot.pause()
         assert panel.display and panel.region.y <= 2       # right under the title bar
         assert "Hint 1: Use cross-entropy." in screen_text(app)
+
+
+async def test_a_passed_run_offers_the_next_step(tmp_path: Path) -> None:
+    """The fake run passes its checks: the log and a note say what comes next (here the
+    only lesson, not started), and N opens it."""
+    from studyapp.tui.screens.lesson import LessonScreen
+    from tests.test_tui_exercise import FakeExercises
+
+    app = make_app(tmp_path)
+    (tmp_path / "lessons" / "next.md").write_text("# After spam\n\n## Overview\nNext.\n",
+                                                  encoding="utf-8")
+    app.service.reload()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.push_screen(ExerciseScreen(app.service, "spam", exercises=FakeExercises(),
+                                       learner=FakeLearner(tmp_path / "mine.py")))
+        await pilot.pause()
+        screen = app.screen
+        screen._start("solution", None)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.status == "passed"
+        assert any("Next in the course: lesson “After spam”, press N" in str(n.message)
+                   for n in app._notifications)
+        await pilot.press("N")
+        await pilot.pause()
+        assert isinstance(app.screen, LessonScreen) and app.screen.lesson.title == "After spam"

@@ -139,6 +139,7 @@ class ExerciseScreen(Screen[None]):
         Binding("left_square_bracket", "smooth(-1)", "Less smoothing", show=False),
         Binding("right_square_bracket", "smooth(1)", "More smoothing", show=False),
         Binding("a", "axis", "Steps or epochs", show=False),
+        Binding("N", "next_step", "Next step", show=False),
     ]
 
     def __init__(self, service: StudyService, exercise_id: str, *,
@@ -167,6 +168,7 @@ class ExerciseScreen(Screen[None]):
         self.base_settings: dict[str, Any] | None = None
         self.overlay_run: Any = None                   # the past run overlaid, or None
         self._runs: dict[str, Any] = {}                # the runs table's runs, by id
+        self._next: Any = None                         # offered once the exercise passed
         self._events: deque[Any] = deque()
         self._events_lock = threading.Lock()
         self._watch_path: Any = None
@@ -310,6 +312,21 @@ class ExerciseScreen(Screen[None]):
             same = self.overlay_run is not None and self.overlay_run.id == run.id
             self.overlay_run = None if same else run
             self._show_overlay()
+
+    def _offer_next_step(self) -> None:
+        from studyapp.tui.next_step import step_after
+
+        self._next = step_after(self.service, exercise=self.exercise_id)
+        text = (f"Passed. Next in the course: {self._next.describe()}, press N."
+                if self._next else "Passed. That was the course's last step.")
+        self.query_one("#run-log", RichLog).write(safe_rich_text(text, style="bold green"))
+        self.notify(safe_text(text), timeout=12, markup=False)
+
+    def action_next_step(self) -> None:
+        if self._next is not None:
+            from studyapp.tui.next_step import open_step
+
+            open_step(self.app, self.service, self._next)
 
     # --- reading the plot -----------------------------------------------------------------
     def action_log_scale(self) -> None:
@@ -695,6 +712,8 @@ class ExerciseScreen(Screen[None]):
             chosen = event.metrics.get("chosen_trial")
             if isinstance(chosen, int):
                 self.query_one(TrialsTable).choose(chosen)
+            if event.passed:
+                self._offer_next_step()
             progress.finish(status, event.metrics, complete=True)
             self.query_one("#run-metrics", Static).update(metrics_panel(dict(event.metrics)))
             self._set_status(status)

@@ -71,10 +71,22 @@ class HomeScreen(Screen[None]):
         table.add_column("State", key="state")
         self.refresh_data()
         table.focus()
+        self.call_after_refresh(self._show_progress)   # after the first paint: it can wait
 
     def on_screen_resume(self) -> None:
         if self.is_mounted:
             self.refresh_data()
+            self._show_progress()
+
+    def _show_progress(self) -> None:
+        """The course at a glance, under the lessons: lessons, exercises, cards."""
+        from studyapp.tui.next_step import progress
+
+        try:
+            line = progress(self.service).line()
+        except Exception:  # noqa: BLE001 - a count that fails must not stop home
+            return
+        self.query_one("#lessons", DataTable).border_subtitle = line
 
     def on_resize(self) -> None:
         self._size_title_column()

@@ -19,7 +19,8 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, ProgressBar, Static
 
 from studyapp.course.model import Lesson, Section, SectionKind
-from studyapp.textsafe import safe_rich_text
+from studyapp.services.progress import NextStep
+from studyapp.textsafe import safe_rich_text, safe_text
 from studyapp.tui.format import RATINGS, short_date
 from studyapp.tui.widgets.concept_cards import ConceptCards
 from studyapp.tui.widgets.learning_path import LearningPath, StepView
@@ -61,6 +62,7 @@ class LessonScreen(Screen[None]):
         Binding("f", "finish", "Finish"),
         Binding("x", "open_exercise", "Exercise"),
         Binding("u", "undo_quiz", "Undo grade"),
+        Binding("N", "next_step", "Next step"),
         Binding("escape,q", "leave", "Home"),
         # the quiz card's grade keys, whatever has the focus once the answer is shown
         *(Binding(str(n), f"grade_quiz({n})", RATINGS[n], show=False) for n in RATINGS),
@@ -75,6 +77,7 @@ class LessonScreen(Screen[None]):
         self._quiz_grades = self._earlier_quiz_grades()
         self._quiz_undo: list[tuple[int, str]] = []  # (question index, card id), this visit
         self._page_generation = 0
+        self._next: NextStep | None = None         # offered once the lesson is finished
 
     def _earlier_quiz_grades(self) -> dict[int, tuple[int, date | None]]:
         """Quiz questions already graded inside this lesson (their first grade), by index."""
@@ -295,9 +298,17 @@ class LessonScreen(Screen[None]):
         if action == "grade_quiz":
             quiz = self.query(QuizView)
             return self.page.kind is SectionKind.QUIZ and bool(quiz) and quiz.first().card.revealed
+        if action == "next_step":
+            return self._next is not None
         if action == "undo_quiz":
             return self.page.kind is SectionKind.QUIZ and bool(self._quiz_undo)
         return True
+
+    def action_next_step(self) -> None:
+        if self._next is not None:
+            from studyapp.tui.next_step import open_step
+
+            open_step(self.app, self.service, self._next)
 
     def action_grade_quiz(self, rating: int) -> None:
         for quiz in self.query(QuizView):
@@ -327,10 +338,19 @@ class LessonScreen(Screen[None]):
         self._leave_page()
         reviews = self.service.complete_lesson(self.lesson.id)
         today = self.service.today()
+        from studyapp.tui.next_step import step_after
+
+        self._next = step_after(self.service, lesson=self.lesson.id)
+        then = (f" Next in the course: {self._next.describe()}, press N." if self._next
+                else " That was the course's last step.")
         if reviews:
             first = min(r.due for r in reviews)
-            self.notify(f"Lesson finished. First review {short_date(first, today)}.",
-                        title="Well done")
+            self.notify(safe_text(f"Lesson finished. First review {short_date(first, today)}."
+                                  f"{then}"), title="Well done", markup=False, timeout=12)
+        if self._next is not None:
+            self.query_one("#nav-hint", Static).update(
+                safe_rich_text(f"N: {self._next.describe()}"))
+        self.refresh_bindings()
         self._swap_body(self._plan_view())
 
     # --- messages from the section widgets -----------------------------------------------
