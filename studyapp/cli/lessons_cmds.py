@@ -239,6 +239,18 @@ def render_lesson(lesson: Lesson, diagnostics: tuple[Diagnostic, ...]):  # -> ri
     return Group(*parts)
 
 
+@click.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def preview(settings: Settings, path: Path) -> None:
+    """Show lesson PATH as a learner sees it, with its lint messages, re-read on every save
+    (the section in view stays); a private database, no learner's progress is touched."""
+    from studyapp.tui.preview import PreviewApp
+
+    PreviewApp(path, exercises_dir=settings.exercises_dir).run()
+
+
 def register(main: click.Group) -> None:
     main.add_command(lint)
     main.add_command(show)
+    main.add_command(preview)

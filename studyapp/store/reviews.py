@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from studyapp.study.srs import CardState
 
+
 def change_counter(conn: sqlite3.Connection) -> tuple[int, int]:
     """(rows this connection changed, `PRAGMA data_version`): both move when anything is
     written, by this connection or by another process, so a result computed under the
