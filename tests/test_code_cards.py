@@ -3,6 +3,7 @@ checks; and runs of the learner's own code feeding the scheduler."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from datetime import timedelta
@@ -257,3 +258,80 @@ async def test_tui_reviews_a_code_card_with_a_wrong_function(tmp_path) -> None:
     assert "your function picked position" in str(seen["report"])
     assert "You gave up: the solution" in str(seen["report_after"])
     assert seen["back"] is True and row[0] == 1
+
+
+async def test_the_exercise_screen_makes_code_cards_when_your_own_code_passes(tmp_path):
+    from types import SimpleNamespace
+
+    from textual.widgets import RichLog
+
+    from studyapp.training.events import Finished, Started
+    from studyapp.tui.app import StudyApp
+    from studyapp.tui.screens.exercise import ExerciseScreen
+
+    class Handle:
+        spec = SimpleNamespace(code="mine")
+
+        def events(self):  # type: ignore[no-untyped-def]
+            yield Started(run_id="r-mine", exercise="spam", variant="tiny", device="cpu",
+                          settings={}, total_steps=1, train_examples=8)
+            yield Finished(metrics={"accuracy": 0.95},
+                           checks=[{"name": "test accuracy", "passed": True, "message": "ok"}])
+
+        def cancel(self, grace_s: float | None = None) -> None:
+            pass
+
+    class Exercises:
+        def exercise(self, exercise_id: str):  # type: ignore[no-untyped-def]
+            return dataclasses.replace(spam(), extra={})  # no prediction asked
+
+        def runs(self, exercise_id: str | None = None, *, limit: int | None = 50) -> list:
+            return []
+
+        def trials(self, run_id: str) -> list:
+            return []
+
+        def start_run(self, exercise_id: str, **kw: object) -> Handle:
+            return Handle()
+
+    svc = _learner(tmp_path)
+    learner = SimpleNamespace(hints=lambda _id: [], code_path=lambda _id: tmp_path / "x.py")
+    app = StudyApp(svc, cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = ExerciseScreen(svc, "spam", exercises=Exercises(),  # type: ignore[arg-type]
+                                learner=learner)  # type: ignore[arg-type]
+        app.push_screen(screen)
+        await pilot.pause()
+        await pilot.press("m")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        log = "".join(line.text for line in screen.query_one("#run-log", RichLog).lines)
+    assert "4 code cards made" in log
+    kinds = svc.conn.execute("SELECT count(*) FROM cards WHERE kind='code'").fetchone()[0]
+    assert kinds == 4
+
+
+def test_exercise_run_with_your_own_code_feeds_the_scheduler(tmp_path):
+    from tests.test_training_run import make_exercise
+
+    exercises = make_exercise(tmp_path)
+    env = {"STUDYAPP_EXERCISES": str(exercises)}
+    db = str(tmp_path / "study.db")
+    base = ["--db", db, "--lessons", str(ROOT / "lessons"), "--now", DAY0.isoformat()]
+    runner = CliRunner()
+    edit = runner.invoke(main, [*base, "exercise", "edit", "spam"], env=env)
+    copy = Path(edit.output.strip().splitlines()[-1].split()[-1])
+    assert copy.is_file(), edit.output
+    copy.write_text((exercises / "spam" / "solution.py").read_text())  # the learner's own
+    out = runner.invoke(main, [*base, "exercise", "run", "spam", "-v", "tiny", "--code",
+                               "mine", "--json"], env=env)
+    result = json.loads(out.output)
+    assert result["code"] == "mine" and result["status"] == "finished"
+    due = json.loads(runner.invoke(main, ["--db", db, "--lessons", str(ROOT / "lessons"),
+                                          "--now", DAY1.isoformat(), "due", "--json"],
+                                   env=env).output)
+    code_cards = [i for i in due if i["card_kind"] == "code"]
+    if result["passed"]:
+        assert len(result["cards"]["code_cards"]) == 4 and len(code_cards) == 4
+    else:  # the tiny model learns little: its checks may fail, and that is a failed run
+        assert code_cards == [] and "code_cards" not in result.get("cards", {})

@@ -632,6 +632,33 @@ class ExerciseScreen(Screen[None]):
         for event in events:
             self._on_event(event)
 
+    def _feed_scheduler(self, kind: str, event: Any) -> None:
+        """A run of the learner's own code: code cards once it passes; a failed check
+        brings the lesson's cards forward (services.code_cards.after_run)."""
+        code = getattr(getattr(self.handle, "spec", None), "code", None)
+        if code != "mine" or self.exercise is None:
+            return
+        from studyapp.services.code_cards import after_run
+
+        try:
+            fed = after_run(self.service, self.exercise, code, kind,
+                            getattr(event, "passed", None), getattr(event, "error", None))
+        except Exception as exc:  # noqa: BLE001 - shown, never raised into the UI
+            self.query_one("#run-log", RichLog).write(
+                safe_rich_text(f"Could not update your cards: {exc}", style="red"))
+            return
+        log = self.query_one("#run-log", RichLog)
+        if fed["code_cards"]:
+            log.write(safe_rich_text(
+                f"{len(fed['code_cards'])} code cards made: you will write these functions "
+                "again from memory in your reviews, from tomorrow", style="bold green"))
+        if fed["brought_forward"]:
+            log.write(safe_rich_text(f"{len(fed['brought_forward'])} cards of the lesson are "
+                                     "due tomorrow", style="yellow"))
+        if fed["reviewed"]:
+            log.write(safe_rich_text(f"Passing now counts as a review of "
+                                     f"{len(fed['reviewed'])} cards", style="green"))
+
     def _settle_prediction(self, metrics: dict[str, Any] | None) -> None:
         """Prediction against outcome, kept with the run; far off: concept cards due."""
         run_id, predicted = self._predicted_run, self.prediction
@@ -728,4 +755,5 @@ class ExerciseScreen(Screen[None]):
         if kind in ENDS:
             plot.flush()
             self._settle_prediction(getattr(event, "metrics", None))
+            self._feed_scheduler(kind, event)
             self._fill_runs_table(self.exercises.runs(self.exercise_id, limit=20))
