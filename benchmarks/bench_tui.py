@@ -13,6 +13,9 @@ Then, in the same run, alternately (median of REPEATS each):
 
 Both are measured from just before the process is spawned. ratio = value / baseline.
 The very first start (no parse cache yet: the course is parsed) has a row of its own.
+`tui quit` is the time from the exit asked for at the first paint to the end of the
+process (restoring the terminal, closing the database, the interpreter's shutdown); the
+target is under 0.3 s, the bare app's own quit is its baseline.
 A second row checks that torch and transformers are not in sys.modules when home is
 shown (value = how many of them were loaded; 0 is the only good answer).
 """
@@ -121,6 +124,7 @@ def run_until_painted(argv: list[str], env: dict[str, str], paint_file: Path,
                 except OSError:
                     break
         proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        ended = time.time()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -130,6 +134,7 @@ def run_until_painted(argv: list[str], env: dict[str, str], paint_file: Path,
         raise RuntimeError(f"{argv[:3]} exited ({proc.returncode}) without painting")
     record = json.loads(paint_file.read_text().splitlines()[0])
     record["elapsed"] = record["t"] - start
+    record["quit"] = ended - record["t"]
     return record
 
 
@@ -144,6 +149,7 @@ def run() -> list[dict]:
         bare_argv = [sys.executable, "-c", BARE_APP]
         paint = folder / "paint.jsonl"
         app_times, bare_times, heavy = [], [], set()
+        app_quits, bare_quits = [], []
         # the first start parses the course (cold); later starts read the parse cache
         cold = run_until_painted(app_argv, env, paint)["elapsed"] * 1000
         for _ in range(REPEATS):
@@ -151,8 +157,11 @@ def run() -> list[dict]:
             if record.get("screen") != "HomeScreen":
                 raise RuntimeError(f"first paint was {record.get('screen')}, not HomeScreen")
             app_times.append(record["elapsed"] * 1000)
+            app_quits.append(record["quit"] * 1000)
             heavy |= {name for name in ("torch", "transformers") if record.get(name)}
-            bare_times.append(run_until_painted(bare_argv, env, paint)["elapsed"] * 1000)
+            bare = run_until_painted(bare_argv, env, paint)
+            bare_times.append(bare["elapsed"] * 1000)
+            bare_quits.append(bare["quit"] * 1000)
     value, baseline = statistics.median(app_times), statistics.median(bare_times)
     return [
         {
@@ -170,6 +179,14 @@ def run() -> list[dict]:
             "baseline": baseline,
             "ratio": cold / baseline,
             "note": "one start right after the course was written",
+        },
+        {
+            "name": "tui quit (exit at first paint to process end)",
+            "value": statistics.median(app_quits),
+            "unit": "ms",
+            "baseline": statistics.median(bare_quits),
+            "ratio": statistics.median(app_quits) / max(statistics.median(bare_quits), 1e-9),
+            "note": f"median of {REPEATS}; target under 300 ms; baseline: the bare app's quit",
         },
         {
             "name": "tui heavy modules at home (torch, transformers)",

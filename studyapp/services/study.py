@@ -23,9 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any, Self, TypeVar
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from studyapp.config import Settings
 from studyapp.course.cache import load_course as _load_course
@@ -45,6 +43,9 @@ from studyapp.study.identity import earlier_lesson_id, quiz_card_natural_id
 from studyapp.study.plan import plan_id, plan_steps
 from studyapp.study.queue import DueItem, Limits, build_queue, rooms
 from studyapp.study.queue import next_review_date as first_review_date
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 __all__ = ["DueItem", "GradeResult", "LessonEntry", "PlanReview", "Stats", "StudyService",
            "load_course", "relevant_passages"]

@@ -20,14 +20,37 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import TypeVar
 
-import sqlite_utils
 
-from studyapp.store import backups
+def _import_sqlite_utils() -> ModuleType:
+    """sqlite-utils imports pandas and numpy when they are installed (torch brings numpy),
+    to map their scalar types to columns; we never store such values, and numpy alone is a
+    good part of the TUI's start-up (`python -X importtime`). They are hidden while it loads
+    (an import of them fails then, which sqlite-utils expects); later imports are unchanged.
+    """
+    if "sqlite_utils" in sys.modules:
+        return sys.modules["sqlite_utils"]
+    hidden = [name for name in ("numpy", "pandas") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        import sqlite_utils
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]
+    return sqlite_utils
+
+
+sqlite_utils = _import_sqlite_utils()
+
+from studyapp.store import backups  # after sqlite_utils, on purpose
 from studyapp.store.schema import MIGRATIONS
 
 T = TypeVar("T")
