@@ -176,3 +176,16 @@ def test_exercise_after_a_run(snap_compare, tmp_path: Path, size: tuple[int, int
         await _settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_card_browser(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    """The card browser (c on home) over the finished Bulgarian lesson's cards."""
+    app = make_app(tmp_path, DAY2, finished=True)
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        await pilot.press("c")
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
