@@ -335,3 +335,17 @@ def test_exercise_run_with_your_own_code_feeds_the_scheduler(tmp_path):
         assert len(result["cards"]["code_cards"]) == 4 and len(code_cards) == 4
     else:  # the tiny model learns little: its checks may fail, and that is a failed run
         assert code_cards == [] and "code_cards" not in result.get("cards", {})
+
+
+def test_stats_count_code_cards_by_kind(tmp_path) -> None:
+    svc = _learner(tmp_path)
+    add_code_cards(svc, spam())
+    out = CliRunner().invoke(main, ["--db", str(svc.settings.db_path), "--lessons",
+                                    str(ROOT / "lessons"), "--now", DAY1.isoformat(),
+                                    "stats", "--json"])
+    kinds = json.loads(out.output)["series"]["card_kinds"]
+    assert kinds["code"] == 4 and kinds["quiz"] > 0 and kinds["concept"] > 0
+    plain = CliRunner().invoke(main, ["--db", str(svc.settings.db_path), "--lessons",
+                                      str(ROOT / "lessons"), "--now", DAY1.isoformat(),
+                                      "stats"])
+    assert "code 4" in plain.output

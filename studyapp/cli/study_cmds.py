@@ -405,6 +405,7 @@ def stats(settings: Settings, as_json: bool) -> None:
                               for d, r, _n in series.retention_per_week[-4:])
             console.print(f"True retention by week: {weeks}")
         console.print("Cards: " + ", ".join(f"{k} {n}" for k, n in series.card_states))
+        console.print("Cards by kind: " + ", ".join(f"{k} {n}" for k, n in series.card_kinds))
         table = Table("lesson", "state", "next review", box=None)
         for e in s.lessons:
             table.add_row(safe_rich_text(f"{e.title} ({e.id})"), safe_rich_text(e.state),

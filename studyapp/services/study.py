@@ -570,7 +570,8 @@ class StudyService:
         return study_stats.Series(
             tuple(study_stats.daily(today, per_day, days)),
             tuple(study_stats.weekly_retention(retention)),
-            tuple((k, counts[k]) for k in study_stats.CARD_STATES), tuple(forecast))
+            tuple((k, counts[k]) for k in study_stats.CARD_STATES), tuple(forecast),
+            tuple(card_store.counts_by_kind(self.conn).items()))
 
     # -- the card browser --------------------------------------------------------------------------
 

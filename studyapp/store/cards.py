@@ -94,6 +94,15 @@ def counts_by_state(conn: sqlite3.Connection, today: date) -> dict[str, int]:
     return counts
 
 
+def counts_by_kind(conn: sqlite3.Connection) -> dict[str, int]:
+    """How many live cards there are of each kind (quiz, concept, code), those first."""
+    counts = {"quiz": 0, "concept": 0, "code": 0}
+    for kind, n in conn.execute(
+            "SELECT kind, count(*) FROM cards WHERE retired=0 GROUP BY kind"):
+        counts[kind] = n
+    return counts
+
+
 def set_suspended(conn: sqlite3.Connection, card_id: str, suspended: bool) -> None:
     conn.execute("UPDATE cards SET suspended=? WHERE id=?", (int(suspended), card_id))
 

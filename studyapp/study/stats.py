@@ -68,6 +68,7 @@ class Series:
     retention_per_week: tuple[tuple[date, float, int], ...]
     card_states: tuple[tuple[str, int], ...]  # CARD_STATES order
     forecast: tuple[tuple[date, int], ...]
+    card_kinds: tuple[tuple[str, int], ...] = ()  # live cards by kind: quiz, concept, code
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,4 +77,5 @@ class Series:
                                    for d, r, n in self.retention_per_week],
             "card_states": dict(self.card_states),
             "forecast": [[d.isoformat(), n] for d, n in self.forecast],
+            "card_kinds": dict(self.card_kinds),
         }

@@ -67,8 +67,10 @@ class StatsScreen(Screen[None]):
         reviews = s.reviews_per_day[-self.days:]
         total = sum(n for _d, n in reviews)
         cards = sum(n for _k, n in s.card_states)
+        kinds = ", ".join(f"{n} {k}" for k, n in s.card_kinds if n)
         self.query_one("#stats-summary", Static).update(
-            f"{plural(total, 'review')} in {self.days} days · {plural(cards, 'card')}")
+            f"{plural(total, 'review')} in {self.days} days · {plural(cards, 'card')}"
+            + (f" ({kinds})" if kinds else ""))
 
         plt = self.query_one("#plot-reviews", PlotextPlot).plt
         plt.clear_data()
