@@ -104,3 +104,39 @@ async def test_the_hostile_course_in_the_app(tmp_path: Path) -> None:
             await pilot.press("escape")
             await pilot.pause()
     app.service.close()
+
+
+async def test_a_lock_held_past_the_busy_timeout_is_one_line_and_the_app_goes_on(
+        tmp_path: Path, monkeypatch) -> None:
+    import sqlite3
+
+    from studyapp.store import db as store_db
+
+    day1 = StudyService.open(settings_for(tmp_path, DAY1))
+    day1.complete_lesson("evil")
+    day1.close()
+    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_MS", 300)
+    app = StudyApp(StudyService.open(settings_for(tmp_path, DAY2)), cursor_blink=False)
+    logged = app.service.conn.execute("SELECT count(*) FROM review_log").fetchone()[0]
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen)
+        await pilot.press("enter")
+        await pilot.pause()
+        holder = sqlite3.connect(app.service.settings.db_path)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            await pilot.press("3")
+            await pilot.pause(0.5)
+        finally:
+            holder.rollback()
+            holder.close()
+        assert app.is_running and isinstance(app.screen, ReviewScreen)
+        messages = [str(n.message) for n in app._notifications]
+        assert any("locked by another process (waited" in m for m in messages), messages
+        screen_text(app)
+    count = app.service.conn.execute("SELECT count(*) FROM review_log").fetchone()[0]
+    assert count == logged                      # nothing was reported done that was not
+    app.service.close()

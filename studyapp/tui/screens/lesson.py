@@ -21,6 +21,7 @@ from textual.widgets import Button, Footer, Input, ProgressBar, Static
 from studyapp.course.model import Lesson, Section, SectionKind
 from studyapp.services.progress import NextStep
 from studyapp.textsafe import safe_rich_text, safe_text
+from studyapp.tui.faults import reports_storage_faults
 from studyapp.tui.format import RATINGS, short_date
 from studyapp.tui.widgets.concept_cards import ConceptCards
 from studyapp.tui.widgets.learning_path import LearningPath, StepView
@@ -122,6 +123,10 @@ class LessonScreen(Screen[None]):
         self.query_one("#next", Button).disabled = self.position == total - 1
         self.query_one("#nav-hint", Static).update(self._hint(page))
         self._swap_body(self._page_widget(page))
+        self._save_position()
+
+    @reports_storage_faults
+    def _save_position(self) -> None:
         self.service.save_position(self.lesson.id, self.position)
 
     def _swap_body(self, widget: Widget) -> None:
@@ -270,7 +275,7 @@ class LessonScreen(Screen[None]):
             self.set_focus(holder)
             return
         self._leave_page()
-        self.service.save_position(self.lesson.id, self.position)
+        self._save_position()
         self.dismiss(None)
 
     def action_finish(self) -> None:
@@ -314,6 +319,7 @@ class LessonScreen(Screen[None]):
         for quiz in self.query(QuizView):
             quiz.card.action_grade(rating)
 
+    @reports_storage_faults
     def action_undo_quiz(self) -> None:
         """Undo the latest quiz grade given on this visit; the question is asked again."""
         if not self._quiz_undo or self.page.kind is not SectionKind.QUIZ:
@@ -334,6 +340,7 @@ class LessonScreen(Screen[None]):
 
         self.app.push_screen(ExerciseScreen(self.service, exercise))
 
+    @reports_storage_faults
     def finish(self) -> None:
         self._leave_page()
         reviews = self.service.complete_lesson(self.lesson.id)
@@ -363,14 +370,17 @@ class LessonScreen(Screen[None]):
         self.action_prev_section()
 
     @on(PriorKnowledge.AnswerSaved)
+    @reports_storage_faults
     def _answer_saved(self, event: PriorKnowledge.AnswerSaved) -> None:
         self.service.save_prior_answer(self.lesson.id, event.index, event.text)
 
     @on(LearningPath.StepToggled)
+    @reports_storage_faults
     def _step_toggled(self, event: LearningPath.StepToggled) -> None:
         self.service.set_step_done(self.lesson.id, event.index, event.done)
 
     @on(QuizView.Graded)
+    @reports_storage_faults
     def _quiz_graded(self, event: QuizView.Graded) -> None:
         card_id = self.service.quiz_card_id(self.lesson.id, event.index)
         result = self.service.grade(card_id, event.rating, seconds=event.seconds,

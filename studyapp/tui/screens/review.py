@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
+from studyapp.tui.faults import reports_storage_faults
 from studyapp.tui.format import RATINGS, countdown, interval_label, overdue, plural, short_date
 from studyapp.tui.widgets.answer_card import AnswerCard
 
@@ -276,6 +277,7 @@ class ReviewScreen(Screen[None]):
     def _graded(self, event: AnswerCard.Graded) -> None:
         self._record(event.rating, event.seconds, event.answer)
 
+    @reports_storage_faults
     def _record(self, rating: int, seconds: float, answer: str) -> None:
         item = self.queue[self.index]
         result = self.service.grade(item.id, rating, seconds=seconds, answer=answer or None)
@@ -288,6 +290,7 @@ class ReviewScreen(Screen[None]):
             self.waiting.append((result.due_at, item))
         self.show_current()
 
+    @reports_storage_faults
     def action_undo(self) -> None:
         undone = self.service.undo_last()
         if undone is None:
