@@ -32,6 +32,15 @@ def _why_not_writable(path: Path) -> str | None:
     return None
 
 
+def _disk_full(path: Path, margin: int = 1 << 20) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(path.parent if path.parent.exists() else ".").free < margin
+    except OSError:
+        return False
+
+
 def describe(exc: BaseException, path: str | Path | None = None) -> str:
     """One line for `exc` raised while using the file at `path`."""
     where = str(path) if path is not None else "the database"
@@ -58,6 +67,9 @@ def describe(exc: BaseException, path: str | Path | None = None) -> str:
     if isinstance(exc, sqlite3.Error):
         text = str(exc)
         low = text.lower()
+        if ("disk i/o" in low or "unable to open" in low) and path is not None \
+                and _disk_full(Path(where)):
+            low = "database or disk is full"     # SQLite says I/O error when -shm cannot grow
         if "locked" in low or "busy" in low:
             return (f"{where} is locked by another process (waited {BUSY_TIMEOUT_S:.0f} s): "
                     "close the other studyapp (or the program holding it) and try again; "
