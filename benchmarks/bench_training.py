@@ -1,4 +1,21 @@
-"""Training speed: the same tiny training as a bare PyTorch loop and through the engine.
+"""Training speed: the spam encoder configuration with the real MiniLM (issue 9), then the
+same tiny training as a bare PyTorch loop and through the engine.
+
+The encoder configuration (`encoder_rows`): MiniLM, the 600 bundled training messages,
+batch 16, max_length 64, 1 epoch (38 steps), lr 1e-4 with 10% warm-up then linear decay,
+2 threads, dynamic padding, and one batch order for all three: the length-grouped order of
+`engine.LengthGroupedSampler` (the HF Trainer's `group_by_length` algorithm, seed 123).
+Each trains in a fresh interpreter; the figure is the training time of the 38 steps
+(no evaluation: eval_every past the end, except the engine's one at the end, not timed):
+- (a) a bare PyTorch loop (AdamW, clip 1.0, the same schedule);
+- (b) the engine through the CLI (`studyapp exercise run spam` via the service, the worker
+  process, events, SQLite): the engine's own `train_time_s` and the whole wall time;
+- (c) the HF Trainer with the same model, data, collator (DataCollatorWithPadding) and
+  batch order (its train sampler replaced by the same LengthGroupedSampler).
+(b)/(a) and (b)/(c) are speed ratios (time of the other / time of the engine): want
+>= 0.95 and >= 1.0. `BENCH_SPAM_EXAMPLES=N` trains on N messages only (a smoke check).
+
+The tiny training:
 
 The training: the spam exercise's `tiny` variant (a 2-block GPT-2 built in code, byte
 tokens, a new 2-way head, last-token loss), batch 16, max_length 32, on the bundled
@@ -209,6 +226,153 @@ def engine_tui(exercises: Path, tmp: Path) -> tuple[float, int]:
     return (last.step - first.step) / (last.elapsed - first.elapsed), draws
 
 
+# --- the spam encoder configuration, real MiniLM ------------------------------------------
+
+ENCODER = {"lr": 1e-4, "batch_size": 16, "max_length": 64, "seed": 123, "threads": 2,
+           "warmup_ratio": 0.1}
+
+
+def _spam_rows(limit: int) -> tuple[list[str], list[int]]:
+    texts, labels = _texts_labels(ROOT / "exercises")
+    return (texts[:limit], labels[:limit]) if limit else (texts, labels)
+
+
+def _encoder_setup(limit: int) -> tuple[Any, Any, list[list[int]], list[int], Any]:
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from studyapp.training.engine import LengthGroupedSampler
+    from studyapp.training.models import minilm_folder
+
+    torch.set_num_threads(ENCODER["threads"])
+    torch.manual_seed(ENCODER["seed"])
+    texts, labels = _spam_rows(limit)
+    tok = AutoTokenizer.from_pretrained(str(minilm_folder()))
+    model = AutoModelForSequenceClassification.from_pretrained(str(minilm_folder()),
+                                                               num_labels=2)
+    ids = [list(x) for x in tok(texts, truncation=True,
+                                max_length=ENCODER["max_length"])["input_ids"]]
+    sampler = LengthGroupedSampler([len(x) for x in ids], ENCODER["batch_size"],
+                                   seed=ENCODER["seed"])
+    return tok, model, ids, labels, sampler
+
+
+def encoder_bare(limit: int) -> float:
+    """(a): seconds for the training steps of a hand-written loop."""
+    import math
+
+    import torch
+
+    from studyapp.training.engine import lr_factor, pad_batch
+
+    tok, model, ids, labels, sampler = _encoder_setup(limit)
+    bs = ENCODER["batch_size"]
+    order = list(sampler)
+    total = math.ceil(len(order) / bs)
+    warmup = int(total * ENCODER["warmup_ratio"])
+    opt = torch.optim.AdamW(model.parameters(), lr=ENCODER["lr"])
+    model.train()
+    t0 = time.perf_counter()
+    for step, start in enumerate(range(0, len(order), bs)):
+        batch = order[start:start + bs]
+        for group in opt.param_groups:
+            group["lr"] = ENCODER["lr"] * lr_factor(step, total, warmup)
+        x, mask = pad_batch([ids[j] for j in batch], tok.pad_token_id)
+        y = torch.tensor([labels[j] for j in batch])
+        loss = torch.nn.functional.cross_entropy(
+            model(input_ids=x, attention_mask=mask).logits.float(), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        float(loss.detach())
+    return time.perf_counter() - t0
+
+
+def encoder_trainer(limit: int, tmp: str) -> float:
+    """(c): seconds of `Trainer.train()` (its train_runtime) on the same batches."""
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    tok, model, ids, labels, sampler = _encoder_setup(limit)
+    rows = [{"input_ids": x, "attention_mask": [1] * len(x), "labels": y}
+            for x, y in zip(ids, labels, strict=True)]
+
+    class SameOrder(Trainer):
+        def _get_train_sampler(self, *args: Any, **kwargs: Any) -> Any:
+            return sampler
+
+    steps = -(-len(rows) // ENCODER["batch_size"])
+    args = TrainingArguments(
+        output_dir=tmp, per_device_train_batch_size=ENCODER["batch_size"],
+        num_train_epochs=1, learning_rate=ENCODER["lr"],
+        warmup_steps=int(steps * ENCODER["warmup_ratio"]), lr_scheduler_type="linear",
+        max_grad_norm=1.0, weight_decay=0.0, logging_strategy="no", save_strategy="no",
+        eval_strategy="no", report_to=[], use_cpu=True, dataloader_num_workers=0,
+        disable_tqdm=True, seed=ENCODER["seed"], remove_unused_columns=False)
+    trainer = SameOrder(model=model, args=args, train_dataset=rows,
+                        data_collator=DataCollatorWithPadding(tok))
+    return float(trainer.train().metrics["train_runtime"])
+
+
+def encoder_engine(limit: int, tmp: Path) -> tuple[float, float, dict[str, Any]]:
+    """(b): the engine's training time (train_time_s: the steps, not the final
+    evaluation), the CLI's wall time, and the run's metrics."""
+    from rich.console import Console
+
+    from studyapp.cli.exercise_cmds import _run_with_progress
+    from studyapp.config import Settings
+    from studyapp.services.exercises import ExerciseService
+
+    settings = Settings(db_path=tmp / "bench-encoder.db", lessons_dir=ROOT / "lessons",
+                        exercises_dir=ROOT / "exercises")
+    svc = ExerciseService(settings, cache_dir=tmp / "cache", data_dir=tmp / "data")
+    overrides = {"threads": str(ENCODER["threads"]), "group_by_length": "true",
+                 "eval_every": "100000", "max_train_examples": str(limit)}
+    t0 = time.perf_counter()
+    handle = svc.start_run("spam", variant="encoder", overrides=overrides)
+    result = _run_with_progress(handle, console=Console(file=io.StringIO(), width=100))
+    wall = time.perf_counter() - t0
+    if result.status != "finished":
+        raise RuntimeError(f"engine run {result.status}: {result.error}")
+    return float(result.metrics["train_time_s"]), wall, result.metrics
+
+
+def _in_fresh_interpreter(what: str, limit: int) -> float:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "benchmarks.bench_training", what,
+                          str(limit)], capture_output=True, text=True, cwd=ROOT, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def encoder_rows(tmp: Path, repeats: int = 2) -> list[dict[str, Any]]:
+    limit = int(os.environ.get("BENCH_SPAM_EXAMPLES", "0"))
+    bare, trainer, engine, walls = [], [], [], []
+    metrics: dict[str, Any] = {}
+    for _ in range(repeats):                 # interleaved; the best of each is kept
+        bare.append(_in_fresh_interpreter("--encoder-bare", limit))
+        seconds, wall, metrics = encoder_engine(limit, tmp)
+        engine.append(seconds)
+        walls.append(wall)
+        trainer.append(_in_fresh_interpreter("--encoder-trainer", limit))
+    a, b, c = min(bare), min(engine), min(trainer)
+    steps = metrics.get("steps")
+    return [
+        {"name": "spam encoder (a) bare PyTorch loop", "value": a, "unit": "s",
+         "baseline": None, "ratio": None,
+         "note": f"MiniLM, {steps} steps of 16, max_length 64, 2 threads; best of {repeats}"},
+        {"name": "spam encoder (b) engine via CLI", "value": b, "unit": "s", "baseline": a,
+         "ratio": a / b, "note": f"(b)/(a) speed, want >= 0.95; whole CLI run "
+                                 f"{min(walls):.1f} s; test accuracy "
+                                 f"{metrics.get('accuracy')}"},
+        {"name": "spam encoder (c) HF Trainer", "value": c, "unit": "s", "baseline": b,
+         "ratio": c / b, "note": "(b)/(c) speed = (c) time / (b) time, want >= 1.0; same "
+                                 "model, data, padding, batch order"},
+    ]
+
+
 def run() -> list[dict[str, Any]]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory(prefix="bench-training-") as tmp_name:
@@ -227,7 +391,9 @@ def run() -> list[dict[str, Any]]:
             tui.append(sps)
     a, b, c = max(bare), max(engine), max(tui)
     steps = metrics.get("steps")
-    return [
+    with tempfile.TemporaryDirectory(prefix="bench-encoder-") as tmp_name:
+        encoder = encoder_rows(Path(tmp_name))
+    return encoder + [
         {"name": "training tiny (a) bare PyTorch loop", "value": a, "unit": "steps/s",
          "baseline": None, "ratio": None,
          "note": f"{steps} steps, batch 16, 1 thread; best of {len(bare)}"},
@@ -244,7 +410,12 @@ def run() -> list[dict[str, Any]]:
 if __name__ == "__main__":
     import sys
 
-    if sys.argv[1:2] == ["--bare"]:
+    if sys.argv[1:2] == ["--encoder-bare"]:
+        print(encoder_bare(int(sys.argv[2])))
+    elif sys.argv[1:2] == ["--encoder-trainer"]:
+        with tempfile.TemporaryDirectory() as out_dir:
+            print(encoder_trainer(int(sys.argv[2]), out_dir))
+    elif sys.argv[1:2] == ["--bare"]:
         texts, labels = _texts_labels(Path(sys.argv[2]))
         print(bare_loop(texts, labels, json.loads(sys.argv[3])))
     else:
