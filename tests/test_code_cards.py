@@ -68,6 +68,8 @@ def test_splice_puts_the_learners_function_in_place_of_the_reference() -> None:
     assert "return 10" in out and "return 1\n" not in out and "def b():" in out
     with pytest.raises(CodeCardError, match="line 1"):
         splice(base, "a", "def a(:\n")
+    with pytest.raises(CodeCardError, match="line 3: 'return' outside function"):
+        splice(base, "a", 'def a():\n    """doc"""\nreturn 10\n')
     with pytest.raises(CodeCardError, match="write the function 'a'"):
         splice(base, "a", "x = 1\n")
 

@@ -107,6 +107,7 @@ def splice(module_source: str, name: str, written: str) -> str:
     come along)."""
     try:
         new = ast.parse(written)
+        compile(new, "<your function>", "exec")  # also 'return' outside a function, ...
     except SyntaxError as exc:
         raise CodeCardError(f"line {exc.lineno}: {exc.msg}") from None
     if name not in _top_level(new):
