@@ -351,3 +351,16 @@ def test_stats_count_code_cards_by_kind(tmp_path) -> None:
                                       str(ROOT / "lessons"), "--now", DAY1.isoformat(),
                                       "stats"])
     assert "code 4" in plain.output
+
+
+def test_a_correct_function_written_slowly_is_graded_good(tmp_path, monkeypatch) -> None:
+    from studyapp.services import code_cards
+
+    real = code_cards.suggested_rating
+    monkeypatch.setattr(code_cards, "suggested_rating",
+                        lambda attempts, passed, seconds: real(attempts, passed, seconds, 0.0))
+    out, code, row, due_day = _review(tmp_path, GOOD, "\n")
+    assert code == 0, out
+    assert "Enter: the checks' grade, 3 Good" in out and row[0] == 3
+    # a first answer Good: FSRS's next learning step, later the same day (Easy: days later)
+    assert "Good · next:" in out and due_day >= DAY1.date().isoformat()
