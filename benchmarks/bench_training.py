@@ -380,8 +380,8 @@ def run() -> list[dict[str, Any]]:
         exercises = _exercise_root(tmp)
         from studyapp.training.catalog import find_exercise, resolve_settings
 
-        variant = find_exercise(exercises, "spam").variant("tiny")
-        settings = resolve_settings(variant, SETTINGS)
+        spam = find_exercise(exercises, "spam")
+        settings = resolve_settings(spam.variant("tiny"), SETTINGS, spam.task)
         bare, engine, tui, draws = [], [], [], 0
         for _ in range(2):
             bare.append(bare_loop_process(exercises, settings))

@@ -57,22 +57,22 @@ def test_unknown_exercise_names_the_known_ones(tmp_path):
 def test_settings_are_read_as_their_defaults_type():
     spam = find_exercise(EXERCISES, "spam")
     s = resolve_settings(spam.variant("encoder"), parse_overrides(
-        ["lr=3e-4", "epochs=3", "checkpoint=yes", "model=bert-base-uncased"]))
+        ["lr=3e-4", "epochs=3", "checkpoint=yes", "model=bert-base-uncased"]), spam.task)
     assert s["lr"] == 3e-4 and s["epochs"] == 3 and s["checkpoint"] is True
     assert s["model"] == "bert-base-uncased"
     assert isinstance(s["epochs"], int)
 
 
 @pytest.mark.parametrize("pairs, message", [
-    (["epochs=two"], "setting 'epochs' wants a int, got 'two'"),
-    (["learning_rate=1"], "unknown setting 'learning_rate'; known: .*lr"),
+    (["epochs=two"], "--set epochs=two: epochs must be an integer"),
+    (["learning_rate=1"], "--set learning_rate=1: unknown setting; known: .*lr"),
     (["lr"], "--set wants key=value"),
-    (["checkpoint=maybe"], "wants a bool"),
+    (["checkpoint=maybe"], "checkpoint must be true or false"),
 ])
 def test_bad_settings_say_why(pairs, message):
     spam = find_exercise(EXERCISES, "spam")
     with pytest.raises(ExerciseError, match=message):
-        resolve_settings(spam.variant("encoder"), parse_overrides(pairs))
+        resolve_settings(spam.variant("encoder"), parse_overrides(pairs), spam.task)
 
 
 def test_checks_say_expected_and_measured():

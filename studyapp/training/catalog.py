@@ -16,25 +16,6 @@ from typing import Any
 
 from studyapp.textsafe import safe_text
 
-# Settings every classification run understands, with the type a `--set key=value` is read
-# as when an exercise does not give a default for it.
-KNOWN_SETTING_TYPES: dict[str, type] = {
-    "model": str,
-    "lr": float,
-    "epochs": int,
-    "batch_size": int,
-    "max_length": int,
-    "trainable_blocks": int,
-    "eval_every": int,
-    "seed": int,
-    "max_train_examples": int,
-    "max_eval_examples": int,
-    "warmup_ratio": float,
-    "weight_decay": float,
-    "checkpoint": bool,
-    "threads": int,
-}
-
 OPS = (">=", ">", "<=", "<", "==")
 
 
@@ -333,55 +314,17 @@ def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 
 def resolve_settings(variant: Variant, overrides: dict[str, Any] | None,
-                     task: str | None = None) -> dict[str, Any]:
-    """The variant's settings with `overrides` applied.
+                     task: str) -> dict[str, Any]:
+    """The variant's settings with `overrides` applied: the task's typed settings class
+    (training/tasks: `TASKS[task].settings`, the single source of defaults, types and
+    ranges), then the variant's values, then `overrides`, each checked against the class
+    (`SettingsError`, one line, on a bad value); the result is its `to_dict()`."""
+    from studyapp.training.tasks import TASKS
 
-    For a task with a typed settings class (training/tasks: `TASKS[task].settings`) the
-    class's defaults, then the variant's values, then `overrides`, each checked against
-    the class (`SettingsError`, one line, on a bad value); the result is its `to_dict()`.
-    Otherwise (tasks not ported yet) each override is read as its default's type.
-    """
-    if task is not None:
-        from studyapp.training.tasks import TASKS
-
-        found = TASKS.get(task)
-        if found is not None and found.settings is not None:
-            return found.settings.build(variant.settings, overrides).to_dict()
-    settings = dict(variant.settings)
-    for key, raw in (overrides or {}).items():
-        if key in settings:
-            kind: type = type(settings[key])
-        elif key in KNOWN_SETTING_TYPES:
-            kind = KNOWN_SETTING_TYPES[key]
-        else:
-            known = sorted(set(settings) | set(KNOWN_SETTING_TYPES))
-            raise ExerciseError(f"unknown setting {key!r}; known: {', '.join(known)}")
-        settings[key] = _coerce(key, raw, kind)
-    return settings
-
-
-def _coerce(key: str, raw: Any, kind: type) -> Any:
-    if not isinstance(raw, str):
-        if kind is float and isinstance(raw, int) and not isinstance(raw, bool):
-            return float(raw)
-        if isinstance(raw, kind):
-            return raw
-        raw = str(raw)
-    try:
-        if kind is bool:
-            low = raw.lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(raw)
-        if kind is int:
-            return int(float(raw)) if "e" in raw.lower() else int(raw)
-        if kind is float:
-            return float(raw)
-        return raw
-    except ValueError:
-        raise ExerciseError(f"setting {key!r} wants a {kind.__name__}, got {raw!r}") from None
+    found = TASKS.get(task)
+    if found is None:
+        raise ExerciseError(f"unknown task {task!r} (known: {', '.join(TASKS)})")
+    return found.settings.build(variant.settings, overrides).to_dict()
 
 
 # --- checks ------------------------------------------------------------------------------

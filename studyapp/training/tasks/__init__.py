@@ -36,7 +36,7 @@ from studyapp.training.tasks.settings import (
 class Task:
     name: str
     module: str                                   # has run(ctx) -> dict (worker side)
-    settings: type[TaskSettings] | None = None    # the typed settings (parent and worker)
+    settings: type[TaskSettings]                  # the typed settings (parent and worker)
 
 
 TASKS: dict[str, Task] = {t.name: t for t in (
