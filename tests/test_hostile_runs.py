@@ -211,6 +211,8 @@ async def main():
         while screen.variant != "tiny":
             await pilot.press("v")
         await pilot.press("m")
+        await pilot.pause()
+        await pilot.press("enter")      # the prediction dialog: run without one
         pids = Path(os.environ["FORK_PIDS"])
         for _ in range(900):
             await pilot.pause(0.1)

@@ -47,6 +47,8 @@ async def test_tiny_spam_run_in_the_exercise_screen(tmp_path: Path) -> None:
         while screen.variant != "tiny":
             await pilot.press("v")
         await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("enter")                  # the prediction dialog: run without one
         for _ in range(450):                        # up to ~90 s on a loaded 2-core machine
             await pilot.pause(0.2)
             if screen.status not in {"starting", "running", "cancelling"}:
