@@ -32,7 +32,6 @@ Settings: `LoraSettings` (tasks/settings.py).
 
 from __future__ import annotations
 
-import gc
 import itertools
 import math
 import random
@@ -60,6 +59,7 @@ from studyapp.training.tasks.common import (
     training_state_mb,
 )
 from studyapp.training.tasks.settings import LoraSettings
+from studyapp.training.tasks.textclf import released
 
 QLORA_NEEDS = ("QLoRA needs a CUDA GPU and the bitsandbytes package (4-bit weights are a "
                "CUDA kernel); {why}. Run with qlora = false here, or on a machine with an "
@@ -136,7 +136,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     if engine.is_main:
         peft_model.save_pretrained(str(flipped_dir), selected_adapters=["flipped"])
     del peft_model, cm
-    _release()
+    released()
 
     # 2. load the adapter back onto a fresh base; swap the two adapters over that one base
     if engine.is_main:
@@ -149,7 +149,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     full = task.train("full", cm.model, s.lr_full, steps, cm)
     measured.update(_prefixed("full", full))
     del cm
-    _release()
+    released()
 
     summary = engine.summary()
     summary.pop("train_loss")                 # over three trainings: not one model's loss
@@ -187,7 +187,7 @@ def _reload_and_swap(task: _Task, adapter_dir: Path, flipped_dir: Path, quantize
                f"{flipped['accuracy']:.3f}; set_adapter('spam') again: {back['accuracy']:.3f}"
                " - one base, no reload")
     del model, base
-    _release()
+    released()
     return {"reload_accuracy": reloaded["accuracy"],
             "reload_error": abs(reloaded["loss"] - lora["test_loss"]),
             "flipped_adapter_accuracy": flipped["accuracy"],
@@ -197,19 +197,6 @@ def _reload_and_swap(task: _Task, adapter_dir: Path, flipped_dir: Path, quantize
 
 def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
     return {f"{prefix}_{k}": v for k, v in values.items()}
-
-
-def _release() -> None:
-    """Give freed memory back to the system, so the next mode's peak starts clean."""
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _table(m: dict[str, Any]) -> str:
