@@ -213,7 +213,12 @@ def engine_tui(exercises: Path, tmp: Path) -> tuple[float, int]:
             await pilot.pause()
             screen.variant = "tiny"
             await pilot.press("s")
+            await pilot.pause()
+            await pilot.press("enter")  # the prediction dialog: run without one
+            deadline = time.monotonic() + 600
             while screen.status in {"idle", "starting", "running", "cancelling"}:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"TUI run still {screen.status!r} after 600 s")
                 await pilot.pause(0.2)
             await app.workers.wait_for_complete()
             return screen.status, screen.query_one(LossPlot).draws

@@ -7,7 +7,8 @@ calls `backward()` or `optimizer.step()` itself. The engine owns, in one place:
 - device placement and mixed precision (`Accelerator`): bf16 on a GPU that supports it,
   fp16 with Accelerate's gradient scaler on one that does not, fp32 on the CPU (bf16
   autocast on the CPU when asked for with `precision="bf16"`);
-- the optimizer (AdamW over the parameters that train) and its step:
+- the optimizer (AdamW over the parameters that train; fused on the CPU and CUDA, as the
+  HF Trainer's default `adamw_torch_fused`) and its step:
   `accelerator.backward`, clipping with `accelerator.clip_grad_norm_`, gradient
   accumulation with `accelerator.accumulate`;
 - the learning-rate schedule: linear warm-up, then linear (or cosine) decay;
@@ -204,6 +205,16 @@ def _mixed_precision(requested: str, device: torch.device) -> str:
     return "no"
 
 
+def _fused_adamw(device: torch.device, params: Any) -> bool | None:
+    """Whether AdamW runs as one fused kernel: on the CPU and CUDA, for floating-point
+    parameters (as the HF Trainer's default `adamw_torch_fused`); None lets torch pick."""
+    if device.type not in ("cpu", "cuda"):
+        return None
+    tensors = [p for group in params for p in group["params"]] if params and \
+        isinstance(params[0], dict) else params
+    return all(p.dtype.is_floating_point for p in tensors) or None
+
+
 def _precision_name(mixed: str) -> str:
     return {"no": "fp32"}.get(mixed, mixed)
 
@@ -330,7 +341,8 @@ class Engine:
         if not params:
             raise ValueError("no parameter is left trainable")
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas,
-                                      weight_decay=cfg.weight_decay)
+                                      weight_decay=cfg.weight_decay,
+                                      fused=_fused_adamw(self.device, params))
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
         model, optimizer, loader = acc.prepare(model, optimizer, train)
