@@ -173,6 +173,7 @@ class StudyService:
         self._lessons: dict[str, Lesson] = {}
         self._titles: dict[str, str] | None = None
         self._queue: tuple[tuple[Any, ...], tuple[DueItem, ...]] | None = None
+        self._known: tuple[tuple[Any, ...], dict[str, DueItem]] | None = None
         self._stats: tuple[tuple[Any, ...], Stats] | None = None
         self._generation = 0  # bumped when the course or the settings are reloaded
         self.last_sync: SyncReport | None = None
@@ -408,10 +409,10 @@ class StudyService:
                     before=_plan_state(plan), after=_plan_state(after))
                 return GradeResult(item_id, rating, after.due_day if again else None,
                                    now if again else None)
-            card_id = reviews.resolve_card(c, item_id)
-            if card_id is None:
+            found = reviews.graded_card(c, item_id)
+            if found is None:
                 raise KeyError(f"no plan prompt or card with id {item_id!r}")
-            before = reviews.card_state(c, card_id)
+            card_id, before = found
             st = self.study_settings
             state = srs.review(card_id, before, rating, now, self.day_of,
                                st.desired_retention, st.fuzz, self.weights)
@@ -486,11 +487,22 @@ class StudyService:
         new_room, review_room = rooms(self.limits, *reviews.done_today(self.conn, today))
         queue = build_queue(
             reviews.due_plan_rows(self.conn, today),
-            reviews.due_card_rows(self.conn, today, review_room),
+            reviews.due_card_keys(self.conn, today, review_room),
             reviews.new_card_rows(self.conn, today, new_room),
-            self._titles_map(), self._context, new_room, review_room)
+            functools.partial(reviews.card_texts, self.conn),
+            self._titles_map(), self._context, new_room, review_room, self._known_items(key))
         self._queue = (key, tuple(queue))
         return queue
+
+    def _known_items(self, key: tuple[Any, ...]) -> dict[str, DueItem]:
+        """The items of earlier builds (see `build_queue`), kept while the cards' texts,
+        the titles and the lessons cannot have changed: this connection changes them only
+        in `load_results` (a new generation); another process's commit (a new
+        `data_version`) drops them too. Pruned when it outgrows a few queues."""
+        stamp = (key[2], key[3])  # data_version, generation
+        if self._known is None or self._known[0] != stamp or len(self._known[1]) > 5000:
+            self._known = (stamp, {})
+        return self._known[1]
 
     def _change_key(self, today: date) -> tuple[Any, ...]:
         """What the queue and the statistics depend on: the learner day, this connection's

@@ -96,11 +96,28 @@ def card_state(conn: sqlite3.Connection, card_id: str) -> CardState | None:
     return CardState.from_dict(dict(zip(_STATE_KEYS, row))) if row else None
 
 
+def graded_card(conn: sqlite3.Connection, item_id: str) -> tuple[str, CardState | None] | None:
+    """(the stored card an id refers to, its state: None for a new card), in one query
+    (`resolve_card` + `card_state`, the lookups of a grade); None for an unknown id."""
+    row = conn.execute(
+        f"SELECT a.card_id, {', '.join('s.' + k for k in _STATE_KEYS)} FROM card_aliases a "
+        "LEFT JOIN card_state s ON s.card_id = a.card_id WHERE a.alias=?", (item_id,)).fetchone()
+    if row is None:
+        card_id = resolve_card(conn, item_id)
+        return None if card_id is None else (card_id, card_state(conn, card_id))
+    if row[1] is None:  # due is NOT NULL: no state row
+        return row[0], None
+    return row[0], CardState.from_dict(dict(zip(_STATE_KEYS, row[1:])))
+
+
 def put_card_state(conn: sqlite3.Connection, card_id: str, s: CardState) -> None:
+    """Insert or update a card's state; an update is made in place (the row keeps its
+    rowid, so a grade writes the row's page and the due index, not a delete and an insert)."""
     d = s.to_dict()
     conn.execute(
-        f"INSERT OR REPLACE INTO card_state (card_id, {_STATE_COLS}) VALUES "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO card_state (card_id, {_STATE_COLS}) VALUES "
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (card_id) DO UPDATE SET "
+        + ", ".join(f"{k}=excluded.{k}" for k in _STATE_KEYS),
         (card_id, *(d[k] for k in _STATE_KEYS)))
 
 
@@ -230,32 +247,60 @@ def due_plan_rows(conn: sqlite3.Connection, today: date) -> list[QueueRow]:
 _VISIBLE = "c.retired=0 AND c.suspended=0 AND (c.buried_until IS NULL OR c.buried_until<=?)"
 
 
-def due_card_rows(conn: sqlite3.Connection, today: date, limit: int) -> list[QueueRow]:
-    """Scheduled cards due by `today` (most overdue first), suspended and buried left out."""
+def due_card_keys(conn: sqlite3.Connection, today: date, limit: int) -> list[tuple[str, date]]:
+    """(card id, due day) of the scheduled cards due by `today`, most overdue first, at
+    most `limit`; retired, suspended and buried (past today) cards left out.
+
+    Read from card_state's covering index alone: the few hidden cards (the partial index
+    cards_flagged) are found first and skipped, so no card row is read; the queue takes
+    the texts it lacks from `card_texts`."""
     if limit <= 0:
         return []
     day = today.isoformat()
-    return [QueueRow(r[0], "card", r[1], r[2], r[3], r[4], _day(r[5]))
-            for r in conn.execute(
-                "SELECT c.id, c.lesson_id, c.front, c.back, c.kind, s.due_day "
-                "FROM card_state s CROSS JOIN cards c ON c.id = s.card_id "
-                f"WHERE s.due_day <= ? AND {_VISIBLE} ORDER BY s.due_day, s.due, s.card_id "
-                "LIMIT ?", (day, day, limit))]
+    hidden = {r[0] for r in conn.execute(
+        "SELECT c.id FROM cards c INDEXED BY cards_flagged JOIN card_state s ON s.card_id=c.id "
+        "WHERE (c.retired = 1 OR c.suspended = 1 OR c.buried_until IS NOT NULL) AND "
+        "(c.retired = 1 OR c.suspended = 1 OR c.buried_until > ?) AND s.due_day <= ?",
+        (day, day))}
+    rows = conn.execute("SELECT card_id, due_day FROM card_state WHERE due_day <= ? "
+                        "ORDER BY due_day, due, card_id LIMIT ?", (day, limit + len(hidden)))
+    if not hidden:
+        return [(r[0], _day(r[1])) for r in rows]
+    return [(r[0], _day(r[1])) for r in rows if r[0] not in hidden][:limit]
+
+
+class CardText(NamedTuple):
+    lesson_id: str
+    kind: str  # quiz | concept | code
+    front: str
+    back: str | None
+
+
+def card_texts(conn: sqlite3.Connection, card_ids: Iterable[str]) -> dict[str, CardText]:
+    """card id -> its lesson, kind and text, for the ids given (one query)."""
+    return {r[0]: CardText(r[1], r[2], r[3], r[4]) for r in conn.execute(
+        "SELECT id, lesson_id, kind, front, back FROM cards WHERE id IN "
+        "(SELECT value FROM json_each(?))", (json.dumps(list(card_ids)),))}
 
 
 def new_card_rows(conn: sqlite3.Connection, today: date, limit: int) -> list[QueueRow]:
     """New cards of completed lessons (completion order, then course order), up to `limit`.
 
     The lessons that still have new cards are found in one query through the partial index
-    of new cards; then lesson by lesson, so the cost does not grow with scheduled cards.
+    of new cards (one probe per such lesson); then lesson by lesson, so the cost does not
+    grow with scheduled cards.
     """
     if limit <= 0:
         return []
     day = today.isoformat()
     lessons = [r[0] for r in conn.execute(
-        "SELECT p.lesson_id FROM lesson_progress p JOIN lessons l ON l.id=p.lesson_id "
-        "WHERE p.completed_at IS NOT NULL AND l.present=1 AND EXISTS (SELECT 1 FROM cards c "
-        "WHERE c.lesson_id=p.lesson_id AND c.scheduled=0 AND c.retired=0) "
+        # the lessons with new cards, one probe of cards_new each (a skip scan), then those
+        # completed and present, in completion order
+        "WITH RECURSIVE n(lid) AS (SELECT (SELECT min(lesson_id) FROM cards "
+        "WHERE scheduled=0 AND retired=0) UNION ALL SELECT (SELECT min(lesson_id) FROM cards "
+        "WHERE scheduled=0 AND retired=0 AND lesson_id > n.lid) FROM n WHERE n.lid IS NOT NULL) "
+        "SELECT p.lesson_id FROM n JOIN lesson_progress p ON p.lesson_id=n.lid "
+        "JOIN lessons l ON l.id=p.lesson_id WHERE p.completed_at IS NOT NULL AND l.present=1 "
         "ORDER BY p.completed_at, p.lesson_id")]
     out: list[QueueRow] = []
     for lesson_id in lessons:
