@@ -111,3 +111,19 @@ def test_a_grade_updates_the_state_row_in_place(tmp_path):
                            (card.id,)).fetchone()
     assert row == (rowid, reps + 1, result.next_due.isoformat())
     assert reviews.card_state(svc.conn, card.id).due == result.due_at
+
+
+def test_review_retention_counts_what_a_walk_of_the_log_counts(tmp_path):
+    svc = _studied(tmp_path)
+    conn = svc.conn
+    rows = [(prev, kind, rating) for prev in (None, 1, 2, 3) for kind in ("card", "plan")
+            for rating in (0, 1, 2, 3, 4)]
+    for n, (prev, kind, rating) in enumerate(rows * 3):
+        conn.execute("INSERT INTO review_log (time, day, item_id, item_kind, rating, source, "
+                     "prev_state) VALUES ('t', '2026-11-26', ?, ?, ?, 'review', ?)",
+                     (f"x{n}", kind, rating, prev))
+    conn.commit()
+    walked = conn.execute("SELECT count(*), coalesce(sum(rating > 1), 0) FROM review_log "
+                          "WHERE item_kind='card' AND prev_state = 2").fetchone()
+    assert reviews.review_retention(conn) == tuple(walked)
+    assert walked[0] >= 15 and 0 < walked[1] < walked[0]
