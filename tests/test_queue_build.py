@@ -99,6 +99,8 @@ def test_due_card_keys_leave_hidden_cards_out_before_the_limit(tmp_path):
     assert keys[1][0] in [c for c, _d in reviews.due_card_keys(conn, tomorrow, 100)]
     texts = reviews.card_texts(conn, [keys[2][0], "no-such-card"])
     assert list(texts) == [keys[2][0]] and texts[keys[2][0]].lesson_id in {"epochs", "rates"}
+    many = [f"x{n}" for n in range(1200)] + [c for c, _d in keys]  # more than one query
+    assert set(reviews.card_texts(conn, many)) == {c for c, _d in keys}
 
 
 def test_a_grade_updates_the_state_row_in_place(tmp_path):
