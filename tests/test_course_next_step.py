@@ -38,7 +38,7 @@ def test_next_step_in_course_order() -> None:
 
 
 def test_course_progress_line() -> None:
-    line = course_progress(LESSONS, EXERCISES, ["review", "new", "learning", "review"]).line()
+    line = course_progress(LESSONS, EXERCISES, {"review": 2, "new": 1, "learning": 1}).line()
     assert line == "1/3 lessons · 1/3 exercises passed · 2/4 cards learned"
 
 

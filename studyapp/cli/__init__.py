@@ -15,7 +15,24 @@ from studyapp.config import Settings
 
 
 class _Main(click.Group):
-    """The command group: a storage fault anywhere ends in one line, never a traceback."""
+    """The command group: a storage fault anywhere ends in one line, never a traceback.
+
+    The command modules are imported the first time a command is looked up or listed, so
+    `studyapp` without a command (the app) imports none of them.
+    """
+
+    _loaded = False
+
+    @property
+    def commands(self) -> dict[str, click.Command]:  # type: ignore[override]
+        if not self._loaded:
+            self._loaded = True
+            _register(self)
+        return self._commands
+
+    @commands.setter
+    def commands(self, value: dict[str, click.Command]) -> None:
+        self._commands = value
 
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
         import sqlite3
@@ -61,7 +78,7 @@ def main(ctx: click.Context, db: str | None, lessons: str | None, now: str | Non
         sys.exit(open_app(ctx.obj))
 
 
-def _register() -> None:
+def _register(group: click.Group) -> None:
     from studyapp.cli import (
         cards_cmds,
         exercise_cmds,
@@ -73,7 +90,4 @@ def _register() -> None:
 
     for module in (lessons_cmds, study_cmds, cards_cmds, exercise_cmds, learner_cmds,
                    suggest_cmds):
-        module.register(main)
-
-
-_register()
+        module.register(group)

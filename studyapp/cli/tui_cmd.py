@@ -1,7 +1,9 @@
 """`studyapp` with no command: open the Textual app.
 
-Imports neither torch nor transformers; the service opens before the first paint so a
-database that cannot be opened is reported on the terminal, not inside the app.
+Imports neither torch nor transformers; the database opens before the first paint so one
+that cannot be opened is reported on the terminal, not inside the app. Home paints from
+the database; the lessons folder is read and synced, and today's backup taken, right after
+(`StudyService.load_in_background`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ def open_app(settings: Settings) -> int:
     from studyapp.store.db import StoreError
 
     try:
-        service = StudyService.open(settings)
+        service = StudyService.open(settings, sync=False, daily_backup=False)
     except StoreError as exc:
         click.echo(f"studyapp: {exc}", err=True)
         return 2

@@ -13,12 +13,13 @@ import pickle
 from pathlib import Path
 
 from studyapp.atomic import write_atomic
-from studyapp.course import loader
 from studyapp.course.model import ParseResult
 
 
 def fingerprint(folder: Path) -> str | None:
     """Names, sizes and mtimes of the lesson files plus the parser's own source."""
+    from studyapp.course import loader
+
     parts = [str(folder.resolve())]
     try:
         for path in loader.lesson_files(folder):
@@ -33,6 +34,8 @@ def fingerprint(folder: Path) -> str | None:
 
 def load_course(folder: Path, cache_folder: Path) -> list[ParseResult]:
     """See the module docstring."""
+    from studyapp.course import loader
+
     key = fingerprint(folder)
     if key is None:
         return loader.load_lessons(folder)

@@ -9,7 +9,7 @@ lesson's exercises not yet passed, then the next lesson not yet done.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -55,13 +55,14 @@ class CourseProgress:
 
 
 def course_progress(lessons: Sequence[LessonItem], exercises: Sequence[ExerciseItem],
-                    card_states: Sequence[str]) -> CourseProgress:
-    """Counts for home; a card counts as learned once it is in review (FSRS state Review)."""
+                    card_counts: Mapping[str, int]) -> CourseProgress:
+    """Counts for home; `card_counts`: live cards by browser state. A card counts as
+    learned once it is in review (FSRS state Review)."""
     studied = [entry for entry in lessons if entry.state != "broken"]
     return CourseProgress(
         sum(entry.state == "done" for entry in studied), len(studied),
         sum(e.status == "passed" for e in exercises), len(exercises),
-        sum(state == "review" for state in card_states), len(card_states))
+        card_counts.get("review", 0), sum(card_counts.values()))
 
 
 def next_step(lessons: Sequence[LessonItem], exercises: Sequence[ExerciseItem], *,

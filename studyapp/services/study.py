@@ -28,10 +28,9 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from studyapp.config import Settings
 from studyapp.course.cache import load_course as _load_course
 from studyapp.course.model import Diagnostic, Lesson, ParseResult, SectionKind, Severity
-from studyapp.course.passages import relevant_passages
 from studyapp.store import cards as card_store
 from studyapp.store import fsrs_params, predictions, progress, reviews
-from studyapp.store.db import open_database, write_transaction
+from studyapp.store.db import as_database, open_connection, write_transaction
 from studyapp.store.predictions import PredictionRow
 from studyapp.store.settings import StudySettings, load_settings, set_setting
 from studyapp.store.sync import SyncReport, stored_lessons, sync_course
@@ -48,7 +47,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 __all__ = ["DueItem", "GradeResult", "LessonEntry", "PlanReview", "Stats", "StudyService",
-           "load_course", "relevant_passages"]
+           "load_course"]
 from studyapp.study.suggest import GradedAnswer
 
 RATING_NAMES = srs.RATINGS
@@ -147,10 +146,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _locked(method: F) -> F:
-    """Run the method under the service's lock: one connection, callable from any thread."""
+    """Run the method under the service's lock: one connection, callable from any thread.
+    While the course loads in the background (`load_in_background`), a call waits for it
+    first, so no method sees half a course."""
 
     @functools.wraps(method)
     def wrapper(self: StudyService, *args: Any, **kwargs: Any) -> Any:
+        self.wait_for_course()
         with self._lock:
             return method(self, *args, **kwargs)
 
@@ -164,10 +166,11 @@ class StudyService:
     worker thread may call them as well as the UI thread.
     """
 
-    def __init__(self, settings: Settings, db: sqlite_utils.Database) -> None:
+    def __init__(self, settings: Settings,
+                 db: sqlite_utils.Database | sqlite3.Connection) -> None:
         self.settings = settings
-        self.db = db
-        self.conn: sqlite3.Connection = db.conn
+        self.conn: sqlite3.Connection = db if isinstance(db, sqlite3.Connection) else db.conn
+        self._db = None if isinstance(db, sqlite3.Connection) else db
         self._lock = threading.RLock()
         self._results: list[ParseResult] = []
         self._lessons: dict[str, Lesson] = {}
@@ -177,22 +180,94 @@ class StudyService:
         self._stats: tuple[tuple[Any, ...], Stats] | None = None
         self._generation = 0  # bumped when the course or the settings are reloaded
         self.last_sync: SyncReport | None = None
+        self._course_loaded = False
+        self._loading: threading.Event | None = None  # set when a background load ended
+        self._loader: threading.Thread | None = None
+        self._backup_pending = False
+        self._closed = False
         self._load_study_settings()
 
     # -- opening --------------------------------------------------------------------
 
     @classmethod
-    def open(cls, settings: Settings, *, sync: bool = True) -> StudyService:
-        """open_database(settings.db_path) + load the lessons folder + sync the course."""
-        db = open_database(settings.db_path)
+    def open(cls, settings: Settings, *, sync: bool = True,
+             daily_backup: bool = True) -> StudyService:
+        """open_connection(settings.db_path) + load the lessons folder + sync the course.
+
+        The app opens with `sync=False, daily_backup=False` and paints home from the
+        database alone, then calls `load_in_background`: the course is read (parse cache)
+        and synced, and today's backup taken, after the first paint.
+        """
+        db = open_connection(settings.db_path, daily_backup=daily_backup)
         service = cls(settings, db)
+        service._backup_pending = not daily_backup
         if sync:
             service.reload()
         return service
 
-    @_locked
+    @property
+    def course_loaded(self) -> bool:
+        """Whether the lessons folder has been read (else `lessons()` comes from the
+        database: ids, titles and progress of the lessons synced before)."""
+        return self._course_loaded
+
+    @property
+    def start_work_pending(self) -> bool:
+        """Whether `load_in_background` has work: the course or today's backup."""
+        return not self._course_loaded or self._backup_pending
+
+    def load_in_background(self, done: Callable[[str | None], None]) -> None:
+        """`reload()` and the deferred daily backup in a thread; then `done(problem)`
+        with None or a one-line message. Calls meanwhile wait for the course (`_locked`)."""
+        loading = threading.Event()
+
+        def work() -> None:
+            problem = None
+            try:
+                if not self._course_loaded:
+                    self.reload()
+                if self._backup_pending:
+                    self._backup_pending = False
+                    from studyapp.store.db import daily_backup
+
+                    daily_backup(self.settings.db_path)
+            except Exception as exc:  # noqa: BLE001 - reported in the app, never a crash
+                problem = str(exc) or type(exc).__name__
+            finally:
+                loading.set()
+                self._loading = None
+            if self._closed:
+                return          # the app quit while the course loaded: nobody to tell
+            try:
+                done(problem)
+            except Exception:  # noqa: BLE001, S110 - the app went away meanwhile
+                pass
+
+        self._loading = loading
+        self._loader = threading.Thread(target=work, name="studyapp-course", daemon=True)
+        self._loader.start()
+
+    def wait_for_course(self) -> None:
+        """Block until a background load of the course ended (no-op otherwise, in the
+        loading thread itself, and while this thread holds the lock: the loader needs it)."""
+        loading = self._loading
+        if loading is None or threading.current_thread() is self._loader or \
+                self._lock._is_owned():  # type: ignore[attr-defined]
+            return
+        loading.wait()
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The connection as a sqlite-utils `Database` (made on first use)."""
+        if self._db is None:
+            self._db = as_database(self.conn)
+        return self._db
+
     def close(self) -> None:
-        self.db.close()
+        """Close the connection (without waiting for a background load: it stops)."""
+        with self._lock:
+            self._closed = True
+            self.conn.close()
 
     def __enter__(self) -> Self:
         return self
@@ -200,9 +275,10 @@ class StudyService:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @_locked
     def reload(self) -> None:
-        """Re-read the lessons folder and sync it into the database."""
+        """Re-read the lessons folder (parsed outside the lock) and sync it into the
+        database."""
+        self.wait_for_course()
         self.load_results(load_course(Path(self.settings.lessons_dir)))
 
     @_locked
@@ -213,9 +289,11 @@ class StudyService:
         `id:` line is matched to the id it was stored under (same file, or most cards in
         common), so its progress does not vanish; its error message says which id.
         """
-        self._results = self._keep_identities(list(results))
+        results = self._keep_identities(list(results))
+        self.last_sync = sync_course(self.conn, results, self.now())
+        self._results = results
         self._lessons = {r.lesson.id: r.lesson for r in results if r.lesson is not None}
-        self.last_sync = sync_course(self.conn, self._results, self.now())
+        self._course_loaded = True
         self._titles = None
         self._generation += 1
         return self.last_sync
@@ -295,6 +373,11 @@ class StudyService:
     def lessons(self) -> list[LessonEntry]:
         rows = progress.progress_rows(self.conn)
         next_due = reviews.next_plan_days(self.conn)
+        if not self._course_loaded:
+            return [self._entry(lesson_id, title, path, None, (), rows.get(lesson_id),
+                                next_due.get(lesson_id))
+                    for lesson_id, title, path in progress.stored_lessons_in(
+                        self.conn, Path(self.settings.lessons_dir))]
         out = []
         for r in self._results:
             lesson = r.lesson
@@ -303,14 +386,21 @@ class StudyService:
                 out.append(LessonEntry(stem, Path(r.path).name, r.path, None, r.diagnostics,
                                        "broken", 0, None))
                 continue
-            row = rows.get(lesson.id)
-            state = ("done" if row and row.completed_at else "in_progress" if row and
-                     row.started_at else "new")
-            out.append(LessonEntry(lesson.id, lesson.title, r.path, lesson, r.diagnostics, state,
-                                   row.position if row else 0, next_due.get(lesson.id)))
+            out.append(self._entry(lesson.id, lesson.title, r.path, lesson, r.diagnostics,
+                                   rows.get(lesson.id), next_due.get(lesson.id)))
         return out
 
+    @staticmethod
+    def _entry(lesson_id: str, title: str, path: str, lesson: Lesson | None,
+               diagnostics: tuple[Diagnostic, ...], row: progress.ProgressRow | None,
+               next_review: date | None) -> LessonEntry:
+        state = ("done" if row and row.completed_at else "in_progress" if row and
+                 row.started_at else "new")
+        return LessonEntry(lesson_id, title, path, lesson, diagnostics, state,
+                           row.position if row else 0, next_review)
+
     def lesson(self, lesson_id: str) -> Lesson:
+        self.wait_for_course()
         return self._lessons[lesson_id]
 
     def _require(self, lesson_id: str) -> None:
@@ -519,6 +609,8 @@ class StudyService:
         if lesson is None:
             return None
         if kind == "quiz" and prompt:
+            from studyapp.course.passages import relevant_passages  # imports the parser
+
             found = relevant_passages(lesson, prompt)
             if found:
                 return found
@@ -586,6 +678,11 @@ class StudyService:
             tuple(card_store.counts_by_kind(self.conn).items()))
 
     # -- the card browser --------------------------------------------------------------------------
+
+    @_locked
+    def card_counts(self) -> dict[str, int]:
+        """How many live cards are in each browser state (new, learning, review, ...)."""
+        return card_store.counts_by_state(self.conn, self.today())
 
     @_locked
     def cards(self, *, lesson: str | None = None, state: str | None = None,

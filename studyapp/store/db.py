@@ -1,6 +1,8 @@
 """Opening the database: pragmas, migrations, backups.
 
-`open_database(path)` is the one door to the SQLite file:
+`open_database(path)` is the one door to the SQLite file (`open_connection(path)` the same
+door for a caller that wants the plain `sqlite3` connection: the app's start does not
+import sqlite-utils):
 
 - creates the parent folders; `":memory:"` gives a private in-memory database (tests);
 - refuses a file whose schema version is newer than this code knows (`StoreError` naming
@@ -21,11 +23,17 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+from studyapp.store import backups
+from studyapp.store.schema import MIGRATIONS
+
+_SQLITE_UTILS_LOCK = threading.Lock()
 
 
 def _import_sqlite_utils() -> ModuleType:
@@ -34,24 +42,25 @@ def _import_sqlite_utils() -> ModuleType:
     good part of the TUI's start-up (`python -X importtime`). They are hidden while it loads
     (an import of them fails then, which sqlite-utils expects); later imports are unchanged.
     """
-    if "sqlite_utils" in sys.modules:
-        return sys.modules["sqlite_utils"]
-    hidden = [name for name in ("numpy", "pandas") if name not in sys.modules]
-    for name in hidden:
-        sys.modules[name] = None  # type: ignore[assignment]
-    try:
-        import sqlite_utils
-    finally:
+    with _SQLITE_UTILS_LOCK:     # two threads may ask at once (home's counts, the app)
+        if "sqlite_utils" in sys.modules:
+            import sqlite_utils  # a finished import (the lock held the other thread's)
+
+            return sqlite_utils
+        hidden = [name for name in ("numpy", "pandas") if name not in sys.modules]
         for name in hidden:
-            if sys.modules.get(name, False) is None:
-                del sys.modules[name]
-    return sqlite_utils
+            sys.modules[name] = None  # type: ignore[assignment]
+        try:
+            import sqlite_utils
+        finally:
+            for name in hidden:
+                if sys.modules.get(name, False) is None:
+                    del sys.modules[name]
+        return sqlite_utils
 
 
-sqlite_utils = _import_sqlite_utils()
-
-from studyapp.store import backups  # after sqlite_utils, on purpose
-from studyapp.store.schema import MIGRATIONS
+if TYPE_CHECKING:
+    import sqlite_utils
 
 T = TypeVar("T")
 
@@ -160,6 +169,24 @@ def open_database(
     now: datetime | None = None,
     allow_damaged: bool = False,
 ) -> sqlite_utils.Database:
+    """`open_connection` wrapped in a `sqlite_utils.Database`."""
+    return as_database(open_connection(path, migrate=migrate, daily_backup=daily_backup,
+                                       now=now, allow_damaged=allow_damaged))
+
+
+def as_database(conn: sqlite3.Connection) -> sqlite_utils.Database:
+    """An open connection as a `sqlite_utils.Database` (imports sqlite-utils)."""
+    return _import_sqlite_utils().Database(conn)
+
+
+def open_connection(
+    path: str | Path,
+    *,
+    migrate: bool = True,
+    daily_backup: bool = True,
+    now: datetime | None = None,
+    allow_damaged: bool = False,
+) -> sqlite3.Connection:
     """Open (creating if needed) and migrate the database at `path`; see the module docstring.
 
     `now` is only used to name and date backups (default: the real clock). A database that
@@ -192,16 +219,14 @@ def open_database(
         raise StoreError(describe(exc, db_path or path)) from exc
     except backups.BackupRefused as exc:
         conn.close()
-        raise StoreError(f"{db_path} is damaged: the check of today's backup failed ({exc}); "
-                         "the earlier backups were kept: run `studyapp doctor --restore` "
-                         "to put the newest good one back") from exc
+        raise StoreError(_damaged_message(db_path or Path(path), exc)) from exc
     except BaseException:
         conn.close()
         raise
 
 
 def _open(conn: sqlite3.Connection, db_path: Path | None, memory: bool, migrate: bool,
-          daily_backup: bool, now: datetime | None, path: str | Path) -> sqlite_utils.Database:
+          daily_backup: bool, now: datetime | None, path: str | Path) -> sqlite3.Connection:
     _check_not_newer(conn, str(path))
     conn.execute("PRAGMA foreign_keys = ON")
     if not memory:
@@ -213,13 +238,41 @@ def _open(conn: sqlite3.Connection, db_path: Path | None, memory: bool, migrate:
         conn.execute("PRAGMA synchronous = FULL")
     if migrate:
         apply_migrations(conn, db_path, now=now)
-    if db_path is not None and daily_backup and _has_tables(conn):
-        try:
-            backups.maybe_daily_backup(conn, db_path, now)
-        except (OSError, sqlite3.Error):
-            pass  # a backup that cannot be written must not stop the learner
-    db = sqlite_utils.Database(conn)
-    return db
+    if db_path is not None and daily_backup:
+        _daily_backup(conn, db_path, now)
+    return conn
+
+
+def _daily_backup(conn: sqlite3.Connection, db_path: Path, now: datetime | None) -> None:
+    """Today's checked backup (`store.backups`), unless one exists; BackupRefused when the
+    check fails (the database is then marked damaged)."""
+    if not _has_tables(conn):
+        return
+    try:
+        backups.maybe_daily_backup(conn, db_path, now)
+    except (OSError, sqlite3.Error):
+        pass  # a backup that cannot be written must not stop the learner
+
+
+def daily_backup(path: str | Path, now: datetime | None = None) -> None:
+    """Take today's backup of the database at `path` on a connection of its own (the app
+    does it after its first paint, in a thread); StoreError when its check fails."""
+    if str(path) == ":memory:":
+        return
+    db_path = Path(path).expanduser()
+    conn = _connect(str(db_path))
+    try:
+        _daily_backup(conn, db_path, now)
+    except backups.BackupRefused as exc:
+        raise StoreError(_damaged_message(db_path, exc)) from exc
+    finally:
+        conn.close()
+
+
+def _damaged_message(db_path: Path, exc: Exception) -> str:
+    return (f"{db_path} is damaged: the check of today's backup failed ({exc}); the earlier "
+            "backups were kept: run `studyapp doctor --restore` to put the newest good one "
+            "back")
 
 
 def use_database(path: str | Path, fn: Callable[[sqlite_utils.Database], T], default: T, *,
@@ -244,7 +297,7 @@ def write_transaction(db: sqlite_utils.Database | sqlite3.Connection) -> Iterato
 
     Nested use joins the outer transaction through a savepoint.
     """
-    conn = db.conn if isinstance(db, sqlite_utils.Database) else db
+    conn = db if isinstance(db, sqlite3.Connection) else db.conn
     if conn.in_transaction:
         name = "sp_write"
         conn.execute(f"SAVEPOINT {name}")

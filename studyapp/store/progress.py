@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,19 @@ def progress_rows(conn: sqlite3.Connection) -> dict[str, ProgressRow]:
                               else None)
             for r in conn.execute("SELECT lesson_id, started_at, position, completed_at, "
                                   "completed_day FROM lesson_progress")}
+
+
+def stored_lessons_in(conn: sqlite3.Connection, folder: Path) -> list[tuple[str, str, str]]:
+    """(id, title, file) of the present lessons last synced from files in `folder`, in
+    file-name order (the course's order): what home shows before the folder is read."""
+    try:
+        where = folder.resolve()
+    except OSError:
+        return []
+    rows = conn.execute("SELECT id, title, source_path FROM lessons "
+                        "WHERE present=1 AND source_path IS NOT NULL").fetchall()
+    return sorted(((r[0], r[1], r[2]) for r in rows if Path(r[2]).parent.resolve() == where),
+                  key=lambda r: Path(r[2]).name)
 
 
 def save_position(conn: sqlite3.Connection, lesson_id: str, position: int, stamp: str) -> None:

@@ -13,12 +13,13 @@ import json
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from studyapp.jsonsafe import finite
 from studyapp.store.db import write_transaction
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 RUN_STATUSES = ("running", "finished", "failed", "cancelled", "pruned")
 TRIAL_STATUSES = ("finished", "pruned")    # a search's trial: trained to its end, or stopped

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 DARK_THEME = "nord"
 LIGHT_THEME = "catppuccin-latte"
 PAINT_ENV = "STUDYAPP_TUI_PAINT_FILE"
-"""When set, the app writes a JSON line to this file at the home screen's first paint and
-exits (used by the start-up benchmark)."""
+"""When set, the app writes a JSON line to this file at the home screen's first paint,
+another when the course is loaded, and exits (used by the start-up benchmark)."""
 
 
 class StudyApp(App[int]):
@@ -53,20 +53,39 @@ class StudyApp(App[int]):
         from studyapp.tui.screens.home import HomeScreen
 
         self.push_screen(HomeScreen(self.service))
-        if os.environ.get(PAINT_ENV):
-            self.call_after_refresh(self._report_first_paint)
+        self.call_after_refresh(self._after_first_paint)
 
-    def _report_first_paint(self) -> None:
-        """Benchmark hook: record the first paint of home, then exit."""
-        record = {
-            "t": time.time(),
-            "screen": type(self.screen).__name__,
-            "torch": "torch" in sys.modules,
-            "transformers": "transformers" in sys.modules,
-        }
+    def _after_first_paint(self) -> None:
+        """Home is on the screen: now read the course (or only take today's backup)."""
+        self._report({"screen": type(self.screen).__name__})
+        if not self.service.start_work_pending:
+            self._report({"loaded": True}, exit_after=True)
+            return
+        self.service.load_in_background(
+            lambda problem: self.call_from_thread(self._course_loaded, problem))
+
+    def _course_loaded(self, problem: str | None) -> None:
+        if problem is not None:
+            from studyapp.textsafe import safe_text
+
+            self.notify(safe_text(problem), title="Could not load the course",
+                        severity="error", timeout=30)
+        from studyapp.tui.screens.home import HomeScreen
+
+        if isinstance(self.screen, HomeScreen):
+            self.screen.on_course_loaded()
+        self._report({"loaded": True}, exit_after=True)
+
+    def _report(self, record: dict[str, object], exit_after: bool = False) -> None:
+        """Benchmark hook (PAINT_ENV): one JSON line per moment; exit after the last."""
+        if not os.environ.get(PAINT_ENV):
+            return
+        record = {"t": time.time(), **record, "torch": "torch" in sys.modules,
+                  "transformers": "transformers" in sys.modules}
         with open(os.environ[PAINT_ENV], "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
-        self.exit(0)
+        if exit_after:
+            self.exit(0)
 
     def on_descendant_focus(self) -> None:
         if not self.cursor_blink:

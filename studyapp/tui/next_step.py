@@ -41,7 +41,7 @@ def step_after(service: StudyService, *, lesson: str | None = None,
 
 def progress(service: StudyService) -> CourseProgress:
     lessons, exercises = course_items(service)
-    return course_progress(lessons, exercises, [c.state for c in service.cards()])
+    return course_progress(lessons, exercises, service.card_counts())
 
 
 def open_step(app: App[object], service: StudyService, step: NextStep) -> None:

@@ -44,6 +44,7 @@ class HomeScreen(Screen[None]):
         super().__init__()
         self.service = service
         self.entries: list[LessonEntry] = []
+        self._just_mounted = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="home-top", classes="topbar-row topbar"):
@@ -70,23 +71,41 @@ class HomeScreen(Screen[None]):
         table.add_column("Lesson", key="title")
         table.add_column("State", key="state")
         self.refresh_data()
+        self._just_mounted = True   # the first ScreenResume follows at once: no 2nd refresh
         table.focus()
         self.call_after_refresh(self._show_progress)   # after the first paint: it can wait
 
     def on_screen_resume(self) -> None:
+        if self._just_mounted:
+            self._just_mounted = False
+            return
         if self.is_mounted:
             self.refresh_data()
             self._show_progress()
 
+    def on_course_loaded(self) -> None:
+        """The lessons folder was read and synced after the first paint: show all of it."""
+        self.refresh_data()
+        self._show_progress()
+
     def _show_progress(self) -> None:
-        """The course at a glance, under the lessons: lessons, exercises, cards."""
+        """The course at a glance, under the lessons: lessons, exercises, cards (counted
+        in a thread: the exercise catalog is read from disk)."""
+        self.run_worker(self._count_progress, thread=True, exclusive=True, group="progress",
+                        exit_on_error=False)
+
+    def _count_progress(self) -> None:
         from studyapp.tui.next_step import progress
 
         try:
             line = progress(self.service).line()
         except Exception:  # noqa: BLE001 - a count that fails must not stop home
             return
-        self.query_one("#lessons", DataTable).border_subtitle = line
+        self.app.call_from_thread(self._set_progress, line)
+
+    def _set_progress(self, line: str) -> None:
+        if self.is_mounted:
+            self.query_one("#lessons", DataTable).border_subtitle = line
 
     def on_resize(self) -> None:
         self._size_title_column()
@@ -136,7 +155,7 @@ class HomeScreen(Screen[None]):
         self._fill_table()
 
     def _fill_table(self) -> None:
-        from studyapp.tui.screens.lesson import lesson_pages
+        from studyapp.tui.pages import lesson_pages
 
         table = self.query_one("#lessons", DataTable)
         keep = table.cursor_row
@@ -211,6 +230,9 @@ class HomeScreen(Screen[None]):
 
     # --- actions ------------------------------------------------------------------------
     def action_open_lesson(self) -> None:
+        if not self.service.course_loaded:   # pressed while the course is still loading
+            self.service.wait_for_course()
+            self.refresh_data()
         entry = self.current_entry()
         if entry is None:
             return

@@ -6,7 +6,6 @@ place that talks to the study service: widgets post messages, the screen saves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, ClassVar
 
@@ -18,11 +17,12 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, ProgressBar, Static
 
-from studyapp.course.model import Lesson, Section, SectionKind
+from studyapp.course.model import SectionKind
 from studyapp.services.progress import NextStep
 from studyapp.textsafe import safe_rich_text, safe_text
 from studyapp.tui.faults import reports_storage_faults
 from studyapp.tui.format import RATINGS, short_date
+from studyapp.tui.pages import Page, lesson_pages
 from studyapp.tui.widgets.concept_cards import ConceptCards
 from studyapp.tui.widgets.learning_path import LearningPath, StepView
 from studyapp.tui.widgets.markdown_section import MarkdownSection
@@ -32,25 +32,6 @@ from studyapp.tui.widgets.review_plan import PlanRow, ReviewPlanView
 
 if TYPE_CHECKING:
     from studyapp.services.study import StudyService
-
-@dataclass(frozen=True)
-class Page:
-    """One stop of the walk: a section as written, or the closing review plan."""
-
-    kind: SectionKind
-    title: str
-    section: Section | None
-
-
-def lesson_pages(lesson: Lesson) -> list[Page]:
-    """Sections in the order written; a review-plan page at the end when the lesson has none."""
-    pages = [
-        Page(s.kind, s.kind.title if s.is_standard else s.heading, s) for s in lesson.sections
-    ]
-    if not any(p.kind is SectionKind.REVIEW_PLAN for p in pages):
-        pages.append(Page(SectionKind.REVIEW_PLAN, SectionKind.REVIEW_PLAN.title, None))
-    return pages
-
 
 class LessonScreen(Screen[None]):
     """Walks a lesson's sections; remembers the position when the learner leaves."""
