@@ -391,6 +391,28 @@ def _print_result(result) -> None:  # result: RunResult
 
 # -- runs -------------------------------------------------------------------------------------
 
+RUNS_WIDTH = 80
+RUNS_OPTIONAL = ("F1", "acc", "val loss", "started UTC")
+"""Columns of `exercise runs` given up, in this order, while the table is wider than
+RUNS_WIDTH (`--json` has them all); a column no row has a value in goes first."""
+
+
+def _fit_columns(head: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """The columns of the runs table that fit RUNS_WIDTH (see RUNS_OPTIONAL)."""
+    keep = [i for i, name in enumerate(head)
+            if name not in RUNS_OPTIONAL or any(row[i] not in ("", "-") for row in rows)]
+
+    def width(cols: list[int]) -> int:
+        return sum(max(len(head[i]), *(len(r[i]) for r in rows)) for i in cols) + \
+            2 * (len(cols) - 1)
+
+    for name in RUNS_OPTIONAL:
+        if width(keep) <= RUNS_WIDTH:
+            break
+        keep = [i for i in keep if head[i] != name]
+    return [head[i] for i in keep], [[row[i] for i in keep] for row in rows]
+
+
 @exercise.command("runs")
 @click.argument("exercise_id", metavar="ID", required=False)
 @click.option("--limit", default=20, show_default=True, help="How many, newest first.")
@@ -433,6 +455,7 @@ def runs_cmd(settings: Settings, exercise_id: str | None, limit: int, as_json: b
         if r.id in predicted:
             lines.setdefault(len(rows) - 1, []).append(_prediction_line(predicted[r.id]))
     if records:
+        head, rows = _fit_columns(head, rows)
         widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
         click.echo("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip())
         for i, row in enumerate(rows):
