@@ -182,9 +182,11 @@ class HomeScreen(Screen[None]):
         title = next((c for k, c in table.columns.items() if k.value == "title"), None)
         if title is None:
             return
-        title.auto_width = False
-        title.width = max(20, min(width - 34, 60))
-        table.refresh()
+        wanted = max(20, min(width - 34, 60))
+        if title.auto_width or title.width != wanted:   # a refresh only when it changes
+            title.auto_width = False
+            title.width = wanted
+            table.refresh()
 
     # --- the highlighted lesson ---------------------------------------------------------
     def current_entry(self) -> LessonEntry | None:
