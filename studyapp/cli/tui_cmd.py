@@ -3,7 +3,8 @@
 Imports neither torch nor transformers; the database opens before the first paint so one
 that cannot be opened is reported on the terminal, not inside the app. Home paints from
 the database; the lessons folder is read and synced, and today's backup taken, right after
-(`StudyService.load_in_background`).
+(`StudyService.load_in_background`). On a first start (no lesson in the database yet) the
+folder is read before the first paint, so home never opens empty.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ def open_app(settings: Settings) -> int:
     try:
         service = StudyService.open(settings, sync=False, daily_backup=False)
     except StoreError as exc:
+        click.echo(f"studyapp: {exc}", err=True)
+        return 2
+    try:
+        if not service.lessons():   # a first start: the database has no lesson to show yet
+            service.reload()
+    except StoreError as exc:
+        service.close()
         click.echo(f"studyapp: {exc}", err=True)
         return 2
     from studyapp.tui.app import StudyApp
