@@ -2,9 +2,8 @@
 
 Imports neither torch nor transformers; the database opens before the first paint so one
 that cannot be opened is reported on the terminal, not inside the app. Home paints from
-the database; the lessons folder is read and synced, and today's backup taken, right after
-(`StudyService.load_in_background`). On a first start (no lesson in the database yet) the
-folder is read before the first paint, so home never opens empty.
+the database (`StudyService.open_for_app`); the app reads the lessons folder and takes
+today's backup right after.
 """
 
 from __future__ import annotations
@@ -20,15 +19,8 @@ def open_app(settings: Settings) -> int:
     from studyapp.store.db import StoreError
 
     try:
-        service = StudyService.open(settings, sync=False, daily_backup=False)
+        service = StudyService.open_for_app(settings)
     except StoreError as exc:
-        click.echo(f"studyapp: {exc}", err=True)
-        return 2
-    try:
-        if not service.lessons():   # a first start: the database has no lesson to show yet
-            service.reload()
-    except StoreError as exc:
-        service.close()
         click.echo(f"studyapp: {exc}", err=True)
         return 2
     from studyapp.tui.app import StudyApp

@@ -30,7 +30,7 @@ from studyapp.course.cache import load_course as _load_course
 from studyapp.course.model import Diagnostic, Lesson, ParseResult, SectionKind, Severity
 from studyapp.store import cards as card_store
 from studyapp.store import fsrs_params, predictions, progress, reviews
-from studyapp.store.db import as_database, open_connection, write_transaction
+from studyapp.store.db import as_database, daily_backup, open_connection, write_transaction
 from studyapp.store.predictions import PredictionRow
 from studyapp.store.settings import StudySettings, load_settings, set_setting
 from studyapp.store.sync import SyncReport, stored_lessons, sync_course
@@ -205,6 +205,21 @@ class StudyService:
             service.reload()
         return service
 
+    @classmethod
+    def open_for_app(cls, settings: Settings) -> StudyService:
+        """The app's door: the database only, so home paints from it at once; the lessons
+        folder is read and today's backup taken later (`load_in_background`). On a first
+        start (no lesson in the database yet) the folder is read now, so home never opens
+        empty."""
+        service = cls.open(settings, sync=False, daily_backup=False)
+        try:
+            if not service.lessons():
+                service.reload()
+        except BaseException:
+            service.close()
+            raise
+        return service
+
     @property
     def course_loaded(self) -> bool:
         """Whether the lessons folder has been read (else `lessons()` comes from the
@@ -228,8 +243,6 @@ class StudyService:
                     self.reload()
                 if self._backup_pending:
                     self._backup_pending = False
-                    from studyapp.store.db import daily_backup
-
                     daily_backup(self.settings.db_path)
             except Exception as exc:  # noqa: BLE001 - reported in the app, never a crash
                 problem = str(exc) or type(exc).__name__

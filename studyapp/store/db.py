@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from studyapp.store import backups
 from studyapp.store.schema import MIGRATIONS
@@ -161,17 +161,9 @@ def apply_migrations(
     return applied
 
 
-def open_database(
-    path: str | Path,
-    *,
-    migrate: bool = True,
-    daily_backup: bool = True,
-    now: datetime | None = None,
-    allow_damaged: bool = False,
-) -> sqlite_utils.Database:
-    """`open_connection` wrapped in a `sqlite_utils.Database`."""
-    return as_database(open_connection(path, migrate=migrate, daily_backup=daily_backup,
-                                       now=now, allow_damaged=allow_damaged))
+def open_database(path: str | Path, **options: Any) -> sqlite_utils.Database:
+    """`open_connection(path, **options)` wrapped in a `sqlite_utils.Database`."""
+    return as_database(open_connection(path, **options))
 
 
 def as_database(conn: sqlite3.Connection) -> sqlite_utils.Database:

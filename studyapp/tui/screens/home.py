@@ -44,7 +44,6 @@ class HomeScreen(Screen[None]):
         super().__init__()
         self.service = service
         self.entries: list[LessonEntry] = []
-        self._just_mounted = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="home-top", classes="topbar-row topbar"):
@@ -70,15 +69,10 @@ class HomeScreen(Screen[None]):
         table.add_column(" ", key="mark", width=1)
         table.add_column("Lesson", key="title")
         table.add_column("State", key="state")
-        self.refresh_data()
-        self._just_mounted = True   # the first ScreenResume follows at once: no 2nd refresh
         table.focus()
-        self.call_after_refresh(self._show_progress)   # after the first paint: it can wait
 
     def on_screen_resume(self) -> None:
-        if self._just_mounted:
-            self._just_mounted = False
-            return
+        """Shown (the first time too: ScreenResume follows the mount): fill it afresh."""
         if self.is_mounted:
             self.refresh_data()
             self._show_progress()
