@@ -120,6 +120,8 @@ def test_daily_backups_rotate(tmp_path):
     assert daily[-1].name.startswith("study-20261108-")
     assert daily[0].name.startswith("study-20261104-")
     assert sqlite3.connect(daily[-1]).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # nothing beside the kept copies (a WAL copy once left .part-wal/.part-shm files)
+    assert sorted(p.name for p in daily[0].parent.iterdir()) == sorted(p.name for p in daily)
 
 
 GRADER = """
