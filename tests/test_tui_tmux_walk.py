@@ -39,8 +39,15 @@ def start(session: str, tmp: Path, now: str) -> None:
         shlex.quote(str(SCRIPT)), "--db", shlex.quote(str(tmp / "study.db")),
         "--lessons", shlex.quote(str(ROOT / "lessons")),
     ])
-    subprocess.run([TMUX, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command],
-                   check=True)
+    for attempt in range(3):
+        # a new session can meet the server of the last one shutting down ("server exited
+        # unexpectedly"): tmux's race, not the app's; try again on a fresh server
+        made = subprocess.run([TMUX, "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                               command], capture_output=True, text=True, check=False)
+        if made.returncode == 0 or attempt == 2:
+            break
+        time.sleep(0.5)
+    assert made.returncode == 0, made.stderr
 
 
 def stop(session: str) -> None:
