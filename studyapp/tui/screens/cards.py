@@ -15,11 +15,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from studyapp.store.cards import STATES
 from studyapp.textsafe import safe_rich_text, safe_text
 from studyapp.tui.format import RATINGS
+from studyapp.tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from studyapp.services.study import StudyService
@@ -65,7 +66,7 @@ class CardsScreen(Screen[None]):
             yield Static("", id="cards-filter")
         yield DataTable(id="cards-table", cursor_type="row", zebra_stripes=False)
         yield Static("", id="cards-detail")
-        yield Footer(show_command_palette=False)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one("#cards-table", DataTable)

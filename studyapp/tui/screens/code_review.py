@@ -19,10 +19,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Static, TextArea
+from textual.widgets import Button, Static, TextArea
 
 from studyapp.textsafe import safe_rich_text, safe_text
 from studyapp.tui.format import RATINGS
+from studyapp.tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from studyapp.services.code_cards import CodeAttempt
@@ -78,7 +79,7 @@ class CodeReviewScreen(Screen[CodeGrade | None]):
                 yield Button(f"{rating} {name}{extra}", id=f"code-grade-{rating}",
                              classes=f"grade grade-{rating}", compact=True)
         yield Static("", id="code-status", classes="card-status")
-        yield Footer(show_command_palette=False)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#code-grades").display = False

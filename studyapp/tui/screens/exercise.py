@@ -28,9 +28,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Markdown, RichLog, Static
+from textual.widgets import DataTable, Markdown, RichLog, Static
 
 from studyapp.textsafe import escape_markup, safe_rich_text, safe_text
+from studyapp.tui.widgets.keybar import KeyBar
 from studyapp.tui.widgets.loss_plot import SMOOTHING_STEPS, LossPlot, Overlay
 from studyapp.tui.widgets.run_progress import RunProgress, format_duration, format_metrics
 from studyapp.tui.widgets.trials import TrialRow, TrialsTable
@@ -194,7 +195,7 @@ class ExerciseScreen(Screen[None]):
                 yield Static("", id="run-metrics")
                 yield RichLog(id="run-log", wrap=True, markup=False, max_lines=500,
                               min_width=20)   # the default 78 clips lines in a narrow log
-        yield Footer(show_command_palette=False)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         from studyapp.training.catalog import ExerciseError

@@ -15,9 +15,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from studyapp.tui.format import short_date
+from studyapp.tui.widgets.keybar import KeyBar
 from studyapp.tui.widgets.lesson_table import LessonTable
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class ExercisesScreen(Screen[None]):
             yield Static("", id="exercises-count", classes="progress-label")
         yield LessonTable(id="exercise-list", cursor_type="row", zebra_stripes=False)
         yield Static("", id="exercise-detail")
-        yield Footer(show_command_palette=False)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one("#exercise-list", DataTable)

@@ -11,12 +11,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Static
+from textual.widgets import Button, DataTable, Static
 
 from studyapp.course.model import Severity
 from studyapp.textsafe import safe_rich_text
 from studyapp.tui.format import lesson_state_label, plural, short_date
 from studyapp.tui.widgets.forecast import Forecast
+from studyapp.tui.widgets.keybar import KeyBar
 from studyapp.tui.widgets.lesson_table import LessonTable
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class HomeScreen(Screen[None]):
                 yield Static("", id="streak")
         yield LessonTable(id="lessons", cursor_type="row", zebra_stripes=False)
         yield Static("", id="lesson-detail")
-        yield Footer(show_command_palette=False)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#due-panel").border_title = "Due today"

@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, ProgressBar, Static
+from textual.widgets import Button, Input, ProgressBar, Static
 
 from studyapp.course.model import SectionKind
 from studyapp.services.progress import NextStep
@@ -24,6 +24,7 @@ from studyapp.tui.faults import reports_storage_faults
 from studyapp.tui.format import RATINGS, short_date
 from studyapp.tui.pages import Page, lesson_pages
 from studyapp.tui.widgets.concept_cards import ConceptCards
+from studyapp.tui.widgets.keybar import KeyBar
 from studyapp.tui.widgets.learning_path import LearningPath, StepView
 from studyapp.tui.widgets.markdown_section import MarkdownSection
 from studyapp.tui.widgets.prior_knowledge import PriorKnowledge
@@ -84,7 +85,7 @@ class LessonScreen(Screen[None]):
             yield Button("◀ Prev (p)", id="prev", compact=True)
             yield Static("", id="nav-hint", classes="nav-hint")
             yield Button("Next (n) ▶", id="next", compact=True)
-        yield Footer(show_command_palette=False)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.show_page()

@@ -19,12 +19,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, ProgressBar, Static
+from textual.widgets import Button, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from studyapp.tui.faults import reports_storage_faults
 from studyapp.tui.format import RATINGS, countdown, interval_label, overdue, plural, short_date
 from studyapp.tui.widgets.answer_card import AnswerCard
+from studyapp.tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from studyapp.services.study import DueItem, GradeResult, StudyService
@@ -77,7 +78,7 @@ class ReviewScreen(Screen[None]):
             with Horizontal(classes="button-row"):
                 yield Button("Home (escape)", id="summary-home", variant="primary", compact=True)
                 yield Button("Undo last (u)", id="summary-undo", compact=True)
-        yield Footer(show_command_palette=False)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#review-summary").border_title = "Done for today"

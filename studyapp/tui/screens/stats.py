@@ -12,10 +12,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from studyapp.tui.format import plural
+from studyapp.tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from studyapp.services.study import StudyService
@@ -50,7 +51,7 @@ class StatsScreen(Screen[None]):
             yield PlotextPlot(id="plot-retention")
             yield PlotextPlot(id="plot-states")
             yield PlotextPlot(id="plot-forecast")
-        yield Footer(show_command_palette=False)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.series = self.service.stats_series()
