@@ -73,10 +73,14 @@ class HomeScreen(Screen[None]):
         table.focus()
 
     def on_screen_resume(self) -> None:
-        """Shown (the first time too: ScreenResume follows the mount): fill it afresh."""
+        """Shown (the first time too: ScreenResume follows the mount): fill it afresh.
+
+        The course's progress is counted once the lessons folder is read; at the first
+        start that is after the first paint (`on_course_loaded` counts it then)."""
         if self.is_mounted:
             self.refresh_data()
-            self._show_progress()
+            if self.service.course_loaded:
+                self._show_progress()
 
     def on_course_loaded(self) -> None:
         """The lessons folder was read and synced after the first paint: show all of it."""
