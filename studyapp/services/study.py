@@ -29,26 +29,24 @@ from studyapp.config import Settings
 from studyapp.course.cache import load_course as _load_course
 from studyapp.course.model import Diagnostic, Lesson, ParseResult, SectionKind, Severity
 from studyapp.store import cards as card_store
-from studyapp.store import fsrs_params, predictions, progress, reviews
+from studyapp.store import fsrs_params, progress, reviews
 from studyapp.store.db import as_database, daily_backup, open_connection, write_transaction
-from studyapp.store.predictions import PredictionRow
 from studyapp.store.settings import StudySettings, load_settings, set_setting
-from studyapp.store.sync import SyncReport, stored_lessons, sync_course
-from studyapp.store.typed_answers import graded_typed_answers
 from studyapp.study import srs
 from studyapp.study import stats as study_stats
 from studyapp.study.day import day_start, learner_day, resolve_timezone, utc_text
-from studyapp.study.identity import earlier_lesson_id, quiz_card_natural_id
-from studyapp.study.plan import plan_id, plan_steps
 from studyapp.study.queue import DueItem, Limits, build_queue, rooms
 from studyapp.study.queue import next_review_date as first_review_date
 
 if TYPE_CHECKING:
     import sqlite_utils
 
+    from studyapp.store.predictions import PredictionRow
+    from studyapp.store.sync import SyncReport
+    from studyapp.study.suggest import GradedAnswer
+
 __all__ = ["DueItem", "GradeResult", "LessonEntry", "PlanReview", "Stats", "StudyService",
            "load_course"]
-from studyapp.study.suggest import GradedAnswer
 
 RATING_NAMES = srs.RATINGS
 
@@ -302,6 +300,8 @@ class StudyService:
         `id:` line is matched to the id it was stored under (same file, or most cards in
         common), so its progress does not vanish; its error message says which id.
         """
+        from studyapp.store.sync import sync_course
+
         results = self._keep_identities(list(results))
         self.last_sync = sync_course(self.conn, results, self.now())
         self._results = results
@@ -312,6 +312,9 @@ class StudyService:
         return self.last_sync
 
     def _keep_identities(self, results: list[ParseResult]) -> list[ParseResult]:
+        from studyapp.store.sync import stored_lessons
+        from studyapp.study.identity import earlier_lesson_id
+
         broken = [i for i, r in enumerate(results) if r.lesson is not None and any(
             d.code == "front-matter" and d.severity is Severity.ERROR for d in r.diagnostics)]
         if not broken:
@@ -449,6 +452,8 @@ class StudyService:
     @_locked
     def quiz_card_id(self, lesson_id: str, quiz_index: int) -> str:
         """The id of the card for the lesson's quiz question `quiz_index` (0-based)."""
+        from studyapp.study.identity import quiz_card_natural_id
+
         natural = quiz_card_natural_id(self.lesson(lesson_id), quiz_index)
         return reviews.resolve_card(self.conn, natural) or natural
 
@@ -462,6 +467,8 @@ class StudyService:
         completion's day and schedule (reviews already done stay done); it only returns
         the existing plan. The position/started fields are left as they are.
         """
+        from studyapp.study.plan import plan_id, plan_steps
+
         lesson = self.lesson(lesson_id)
         today = self.today()
         stamp = utc_text(self.now())
@@ -806,12 +813,16 @@ class StudyService:
 
     @_locked
     def save_prediction(self, row: PredictionRow) -> None:
+        from studyapp.store import predictions
+
         with write_transaction(self.conn) as c:
             predictions.put_prediction(c, row)
 
     @_locked
     def graded_typed_answers(self) -> list[GradedAnswer]:
         """The learner's latest grades of typed answers (calibrates suggested grades)."""
+        from studyapp.store.typed_answers import graded_typed_answers
+
         return graded_typed_answers(self.conn)
 
     # -- a card's history ---------------------------------------------------------------------------
