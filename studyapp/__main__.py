@@ -1,4 +1,4 @@
-from studyapp.cli import main
+from studyapp.cli import program
 
 if __name__ == "__main__":
-    main()
+    program()

@@ -1,4 +1,5 @@
-"""Starting the app: the CLI entry, a refused database, and no torch/transformers at home."""
+"""Starting the app: the CLI entry, a refused database, no torch/transformers at home, and
+the quick exit after the app quit."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 from studyapp.cli.tui_cmd import open_app
@@ -50,3 +52,34 @@ def test_home_first_paint_without_torch_or_transformers(tmp_path: Path) -> None:
     record = json.loads(paint.read_text().splitlines()[0])
     assert record["screen"] == "HomeScreen"
     assert record["torch"] is False and record["transformers"] is False
+
+
+def test_the_program_exits_after_the_app_without_losing_threads_or_output(
+        tmp_path: Path) -> None:
+    """`end_process` (the exit after the app quit) waits for threads that are not daemons,
+    runs the atexit handlers and flushes the output before the process ends."""
+    marker = tmp_path / "thread-done"
+    script = textwrap.dedent(f"""
+        import atexit, sys, threading, time
+        from pathlib import Path
+        from studyapp.cli.tui_cmd import end_process
+        def work():
+            time.sleep(0.3)
+            Path({str(marker)!r}).write_text("recorded")
+        threading.Thread(target=work).start()
+        atexit.register(lambda: print("atexit ran"))
+        sys.stdout.write("unflushed ")
+        end_process(3)
+        print("never")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=30, check=False)
+    assert done.returncode == 3
+    assert done.stdout == "unflushed atexit ran\n"
+    assert marker.read_text() == "recorded"
+
+
+def test_python_m_studyapp_is_the_program(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "studyapp", "--version"], capture_output=True,
+                          text=True, timeout=60, check=False, cwd=tmp_path)
+    assert done.returncode == 0 and "version" in done.stdout

@@ -64,6 +64,7 @@ class _Main(click.Group):
 @click.pass_context
 def main(ctx: click.Context, db: str | None, lessons: str | None, now: str | None) -> None:
     """Study the fine-tuning course in the terminal. Without a command, opens the app."""
+    as_program = ctx.obj is PROGRAM
     if ctx.invoked_subcommand is not None:
         from studyapp.cli.output import install
 
@@ -73,9 +74,23 @@ def main(ctx: click.Context, db: str | None, lessons: str | None, now: str | Non
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--now") from exc
     if ctx.invoked_subcommand is None:
-        from studyapp.cli.tui_cmd import open_app
+        from studyapp.cli.tui_cmd import end_process, open_app
 
-        sys.exit(open_app(ctx.obj))
+        code = open_app(ctx.obj)
+        if as_program:
+            end_process(code)
+        sys.exit(code)
+
+
+PROGRAM = object()
+"""`main`'s context object when it runs as the `studyapp` program (see `program`)."""
+
+
+def program() -> None:
+    """The `studyapp` executable and `python -m studyapp`: `main`, told that it is the
+    program, so that quitting the app ends the process at once (`tui_cmd.end_process`).
+    Tests invoke `main` itself and keep their interpreter."""
+    main(obj=PROGRAM)
 
 
 def _register(group: click.Group) -> None:

@@ -8,6 +8,12 @@ today's backup right after.
 
 from __future__ import annotations
 
+import atexit
+import os
+import sys
+import threading
+from typing import NoReturn
+
 import click
 
 from studyapp.config import Settings
@@ -33,3 +39,26 @@ def open_app(settings: Settings) -> int:
     if app.return_code not in (None, 0):
         return app.return_code
     return int(result or 0)
+
+
+def end_process(code: int) -> NoReturn:
+    """End the program after the app quit, without the interpreter's teardown.
+
+    The database is closed by then and the terminal restored. What a normal exit does
+    first still happens: the threads that are not daemons are waited for (a training
+    run cancelled at quit is recorded by its thread), the atexit handlers run, the
+    output is flushed. What is skipped is the interpreter freeing its modules one by one
+    (more than 500 of them after a session, torch too once the grade suggester loaded):
+    about 120 ms of a quit on this machine, more with torch.
+    """
+    current = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not current and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
