@@ -11,7 +11,9 @@ Then, in the same run, alternately (median of REPEATS each):
   home screen's first paint (home from the database: due counts, forecast, the lessons
   and their state), then again once the lessons folder is read and synced and home
   refreshed with it (`course loaded`), and exits;
-- the floor: a bare Textual app that shows one label, started the same way.
+- the floor: a bare Textual app that shows one label, started the same way;
+- a second floor: a bare Textual app with home's widgets (`BARE_HOME`: a DataTable of 50
+  rows, two panels, a button, Textual's Footer), no studyapp code, database or stylesheet.
 
 Both are measured from just before the process is spawned. ratio = value / baseline.
 The very first start (no parse cache yet: the course is parsed) has a row of its own.
@@ -65,6 +67,53 @@ class Bare(App):
 
 Bare().run()
 """
+
+
+BARE_HOME = """
+import json, os, sys, time
+from rich.text import Text
+from textual.app import App
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Static
+
+class Home(Screen):
+    BINDINGS = [Binding(k, "bell", d) for k, d in (("r", "Review now"), ("ctrl+r", "Reload"),
+                ("l", "Lint"), ("x", "Exercises"), ("s", "Stats"), ("c", "Cards"),
+                ("q", "Quit"), ("question_mark", "Help"))]
+    def compose(self):
+        with Horizontal():
+            yield Static("studyapp"); yield Static("Monday 23 November 2026")
+        with Horizontal():
+            with Vertical():
+                yield Static("261 due"); yield Static("preview")
+                yield Button("Review now (r)", variant="primary", compact=True)
+            with Vertical():
+                yield Static("forecast"); yield Static("streak")
+        yield DataTable(cursor_type="row")
+        yield Static("detail")
+        yield Footer(show_command_palette=False)
+    def on_mount(self):
+        table = self.query_one(DataTable)
+        table.add_column(" ", width=1); table.add_column("Lesson"); table.add_column("State")
+        for i in range(%d):
+            table.add_row(Text("●"), Text(f"Benchmark lesson {i}"), Text("done · review in 3 days"))
+        table.focus()
+
+class BareHome(App):
+    def on_mount(self):
+        self.push_screen(Home())
+        self.call_after_refresh(self.painted)
+    def painted(self):
+        with open(os.environ["STUDYAPP_TUI_PAINT_FILE"], "a") as fh:
+            fh.write(json.dumps({"t": time.time()}) + "\\n")
+        self.exit()
+
+BareHome().run()
+"""
+"""A bare Textual app with home's widgets (no studyapp code, no database, no stylesheet):
+what Textual's own widgets cost, the floor of a home built from them."""
 
 
 def lesson_text(i: int) -> str:
@@ -151,8 +200,9 @@ def run() -> list[dict]:
                    STUDYAPP_CACHE_DIR=str(folder / "cache"))
         app_argv = [sys.executable, "-m", "studyapp", "--db", str(db), "--lessons", str(lessons)]
         bare_argv = [sys.executable, "-c", BARE_APP]
+        bare_home_argv = [sys.executable, "-c", BARE_HOME % N_LESSONS]
         paint = folder / "paint.jsonl"
-        app_times, bare_times, heavy = [], [], set()
+        app_times, bare_times, bare_home_times, heavy = [], [], [], set()
         app_quits, bare_quits = [], []
         # the first start parses the course (cold); later starts read the parse cache
         first = run_until_painted(app_argv, env, paint)
@@ -169,6 +219,7 @@ def run() -> list[dict]:
             bare = run_until_painted(bare_argv, env, paint)
             bare_times.append(bare["elapsed"] * 1000)
             bare_quits.append(bare["quit"] * 1000)
+            bare_home_times.append(run_until_painted(bare_home_argv, env, paint)["elapsed"] * 1000)
     value, baseline = statistics.median(app_times), statistics.median(bare_times)
     return [
         {
@@ -178,6 +229,17 @@ def run() -> list[dict]:
             "baseline": baseline,
             "ratio": value / baseline,
             "note": f"median of {REPEATS}; floor: bare Textual app with one label",
+        },
+        {
+            "name": "tui first paint (50 lessons, 10k cards), bare home",
+            "value": value,
+            "unit": "ms",
+            "baseline": statistics.median(bare_home_times),
+            "ratio": value / statistics.median(bare_home_times),
+            "note": f"the same starts; baseline: a bare Textual app with home's widgets "
+                    f"(DataTable of {N_LESSONS} rows, panels, a button, Footer), median of "
+                    f"{REPEATS}: {statistics.median(bare_home_times) / baseline:.2f}x the "
+                    "one-label app",
         },
         {
             "name": "tui first paint, first start (course parsed, no cache)",
