@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from studyapp.config import Settings
-from studyapp.course.cache import load_course as _load_course
-from studyapp.course.model import Diagnostic, Lesson, ParseResult, SectionKind, Severity
 from studyapp.store import cards as card_store
 from studyapp.store import fsrs_params, progress, reviews
 from studyapp.store.db import as_database, daily_backup, open_connection, write_transaction
@@ -41,6 +39,7 @@ from studyapp.study.queue import next_review_date as first_review_date
 if TYPE_CHECKING:
     import sqlite_utils
 
+    from studyapp.course.model import Diagnostic, Lesson, ParseResult
     from studyapp.store.predictions import PredictionRow
     from studyapp.store.sync import SyncReport
     from studyapp.study.suggest import GradedAnswer
@@ -130,8 +129,9 @@ class OptimizeReport:
 def load_course(folder: Path) -> list[ParseResult]:
     """The lessons of `folder`, parsed (cached in the user's cache directory)."""
     from studyapp.config import cache_dir
+    from studyapp.course.cache import load_course as load_cached
 
-    return _load_course(folder, cache_dir() / "parsed-course")
+    return load_cached(folder, cache_dir() / "parsed-course")
 
 
 def _plan_state(row: reviews.PlanRow) -> dict[str, Any]:
@@ -312,6 +312,7 @@ class StudyService:
         return self.last_sync
 
     def _keep_identities(self, results: list[ParseResult]) -> list[ParseResult]:
+        from studyapp.course.model import Severity
         from studyapp.store.sync import stored_lessons
         from studyapp.study.identity import earlier_lesson_id
 
@@ -342,7 +343,11 @@ class StudyService:
     def identity_warnings(self) -> list[str]:
         """One line for each lesson whose front matter has an error, naming the file, the
         line and the id whose progress it carries (for `due`, home and the review)."""
-        out = []
+        out: list[str] = []
+        if not self._results:
+            return out      # the course is not read yet (home's first paint)
+        from studyapp.course.model import Severity
+
         for r in self._results:
             if r.lesson is None:
                 continue
@@ -634,6 +639,8 @@ class StudyService:
             found = relevant_passages(lesson, prompt)
             if found:
                 return found
+        from studyapp.course.model import SectionKind
+
         order = ((SectionKind.KEY_CONCEPTS,) if kind == "concept"
                  else (SectionKind.RECAP, SectionKind.OVERVIEW, SectionKind.KEY_CONCEPTS,
                        SectionKind.QUIZ))

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from studyapp.study.identity import normalise
-
 STATES = ("new", "learning", "review", "suspended", "buried")
 
 
@@ -68,6 +66,8 @@ def list_cards(conn: sqlite3.Connection, today: date, *, lesson: str | None = No
         sql += " AND c.lesson_id=?"
         args.append(lesson)
     sql += " ORDER BY l.source_path, c.lesson_id, c.kind DESC, c.position"
+    from studyapp.study.identity import normalise
+
     needle = normalise(search) if search else ""
     out = []
     for r in conn.execute(sql, args):
@@ -149,6 +149,8 @@ def add_code_card(conn: sqlite3.Connection, card_id: str, lesson_id: str, key: s
                   front: str, back: str | None, stamp: str, state: dict[str, Any]) -> bool:
     """A `code` card (a function of an exercise; the lesson sync leaves these alone),
     scheduled with `state` (a CardState dict) unless it exists. True when it was added."""
+    from studyapp.study.identity import normalise
+
     cur = conn.execute(
         "INSERT OR IGNORE INTO cards (id, lesson_id, kind, key, front, back, norm, position, "
         "retired, scheduled, created_at, updated_at) VALUES (?, ?, 'code', ?, ?, ?, ?, 0, 0, "

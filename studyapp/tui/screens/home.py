@@ -13,7 +13,6 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Static
 
-from studyapp.course.model import Severity
 from studyapp.textsafe import safe_rich_text
 from studyapp.tui.format import lesson_state_label, plural, short_date
 from studyapp.tui.widgets.forecast import Forecast
@@ -21,6 +20,7 @@ from studyapp.tui.widgets.keybar import KeyBar
 from studyapp.tui.widgets.lesson_table import LessonTable
 
 if TYPE_CHECKING:
+    from studyapp.course.model import Lesson
     from studyapp.services.study import LessonEntry, StudyService
 
 
@@ -154,14 +154,12 @@ class HomeScreen(Screen[None]):
         self._fill_table()
 
     def _fill_table(self) -> None:
-        from studyapp.tui.pages import lesson_pages
-
         table = self.query_one("#lessons", DataTable)
         keep = table.cursor_row
         table.clear()
         today = self.service.today()
         for entry in self.entries:
-            total = len(lesson_pages(entry.lesson)) if entry.lesson else 0
+            total = _page_count(entry.lesson) if entry.lesson else 0
             label = lesson_state_label(entry.state, entry.position, total, entry.next_review, today)
             style = {"broken": "bold red", "done": "green", "in_progress": "yellow"}.get(
                 entry.state, "")
@@ -201,8 +199,11 @@ class HomeScreen(Screen[None]):
             detail.update(Text(f"No lessons found in {self.service.settings.lessons_dir}",
                                style="dim"))
             return
-        problems = sorted(entry.diagnostics, key=lambda d: d.severity is not Severity.ERROR)
-        errors = [d for d in problems if d.severity is Severity.ERROR]
+        errors = []
+        if entry.diagnostics:   # lint messages come with the course read (not at first paint)
+            from studyapp.course.model import Severity
+
+            errors = [d for d in entry.diagnostics if d.severity is Severity.ERROR]
         if entry.state == "broken" or errors:
             head = "BROKEN" if entry.state == "broken" else "Lint"
             text = safe_rich_text(f"{head}: {plural(len(errors), 'error')} in "
@@ -214,7 +215,7 @@ class HomeScreen(Screen[None]):
             detail.update(text)
             return
         text = safe_rich_text(Path(entry.path).name, style="dim")
-        warnings = len(problems)
+        warnings = len(entry.diagnostics)
         if warnings:
             text.append(f" · {plural(warnings, 'warning')} (l shows them)", style="dim")
         if entry.next_review:
@@ -286,3 +287,11 @@ class HomeScreen(Screen[None]):
     @on(Button.Pressed, "#review-now")
     def _review_now(self) -> None:
         self.action_review()
+
+
+def _page_count(lesson: Lesson) -> int:
+    """How many pages the lesson walk has (a lesson is only there once the course is read:
+    the walk's module is not imported for the first paint)."""
+    from studyapp.tui.pages import lesson_pages
+
+    return len(lesson_pages(lesson))
