@@ -7,8 +7,6 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from textual.widgets import DataTable
-
 from studyapp.config import Settings
 from studyapp.services.progress import (
     ExerciseItem,
@@ -20,6 +18,7 @@ from studyapp.services.progress import (
 from studyapp.services.study import StudyService
 from studyapp.tui.app import StudyApp
 from studyapp.tui.screens.lesson import LessonScreen
+from studyapp.tui.widgets.lesson_table import LessonList
 from tests.conftest import BG_LESSON
 
 LESSONS = [LessonItem("a", "A", "done"), LessonItem("b", "B", "new"),
@@ -55,7 +54,7 @@ async def test_finishing_a_lesson_offers_the_next_one_and_home_shows_progress(
     app = StudyApp(StudyService.open(settings), cursor_blink=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        table = app.screen.query_one("#lessons", DataTable)
+        table = app.screen.query_one("#lessons", LessonList)
         assert table.border_subtitle == "0/2 lessons · 0/0 exercises passed · 0/10 cards learned"
         await pilot.press("enter")
         assert isinstance(app.screen, LessonScreen)
@@ -69,5 +68,5 @@ async def test_finishing_a_lesson_offers_the_next_one_and_home_shows_progress(
         assert app.screen.lesson.title == "Learning_rate_and_warmup"
         await pilot.press("escape", "escape")
         await pilot.pause()
-        table = app.screen.query_one("#lessons", DataTable)
+        table = app.screen.query_one("#lessons", LessonList)
         assert table.border_subtitle.startswith("1/2 lessons")

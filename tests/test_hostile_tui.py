@@ -9,14 +9,13 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from textual.widgets import DataTable
-
 from studyapp.config import Settings
 from studyapp.services.study import StudyService
 from studyapp.tui.app import StudyApp
 from studyapp.tui.screens.home import HomeScreen
 from studyapp.tui.screens.lesson import LessonScreen
 from studyapp.tui.screens.review import ReviewScreen
+from studyapp.tui.widgets.lesson_table import LessonList
 from tests.test_hostile_input import build_course
 
 DAY1 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -71,8 +70,8 @@ async def test_the_hostile_course_in_the_app(tmp_path: Path) -> None:
 
         # the lesson, section by section
         assert isinstance(app.screen, HomeScreen)
-        table = app.screen.query_one("#lessons", DataTable)
-        titles = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        table = app.screen.query_one("#lessons", LessonList)
+        titles = [str(table.row_at(i).title) for i in range(table.row_count)]
         screen_text(app)
         table.move_cursor(row=next(i for i, t in enumerate(titles) if t.startswith("Evil")))
         await pilot.press("enter")
@@ -95,7 +94,7 @@ async def test_the_hostile_course_in_the_app(tmp_path: Path) -> None:
             if not isinstance(app.screen, HomeScreen):
                 await pilot.press("escape")
                 await pilot.pause()
-            app.screen.query_one("#lessons", DataTable).move_cursor(row=i)
+            app.screen.query_one("#lessons", LessonList).move_cursor(row=i)
             await pilot.pause()
             screen_text(app)
             await pilot.press("l")

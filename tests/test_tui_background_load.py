@@ -6,14 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from textual.widgets import DataTable
-
 from studyapp.config import Settings
 from studyapp.course.model import Severity
 from studyapp.services.study import StudyService
 from studyapp.store.backups import daily_backups
 from studyapp.tui.app import StudyApp
 from studyapp.tui.screens.home import HomeScreen
+from studyapp.tui.widgets.lesson_table import LessonList
 
 NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)
 
@@ -67,7 +66,7 @@ async def test_the_app_reads_the_course_and_takes_the_backup_after_the_first_pai
         ids = [e.id for e in home.entries]
         assert ids[:2] == ["a", "b"] and len(ids) == 3        # the broken file shows now
         assert any(d.severity is Severity.ERROR for d in home.entries[2].diagnostics)
-        assert home.query_one("#lessons", DataTable).row_count == 3
+        assert home.query_one("#lessons", LessonList).row_count == 3
         assert service.lesson("a").title == "Първи урок"
     service.close()
     assert len(daily_backups(settings.db_path)) == 1

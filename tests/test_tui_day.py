@@ -10,7 +10,7 @@ import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from textual.widgets import Checkbox, DataTable, Input, Markdown, Static
+from textual.widgets import Checkbox, Input, Markdown, Static
 
 from studyapp.config import Settings
 from studyapp.services.study import StudyService
@@ -22,6 +22,7 @@ from studyapp.tui.screens.home import HomeScreen
 from studyapp.tui.screens.lesson import LessonScreen
 from studyapp.tui.screens.review import ReviewScreen
 from studyapp.tui.widgets.concept_cards import ConceptCards
+from studyapp.tui.widgets.lesson_table import LessonList
 from studyapp.tui.widgets.quiz import QuizView
 from studyapp.tui.widgets.review_plan import ReviewPlanView
 from tests.conftest import BG_LESSON, BG_TITLE, SR_FREEFORM
@@ -120,8 +121,9 @@ async def test_home_lists_lessons_states_and_broken(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
-        table = app.screen.query_one("#lessons", DataTable)
-        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        table = app.screen.query_one("#lessons", LessonList)
+        rows = [[str(r.mark), str(r.title), str(r.state)]
+                for r in map(table.row_at, range(table.row_count))]
         assert rows[0][1] == "Epochs and early stopping"
         assert rows[0][2] == "not started"
         assert rows[1][1] == BG_TITLE
@@ -229,8 +231,8 @@ async def test_a_whole_day_then_review_tomorrow_with_undo(tmp_path: Path) -> Non
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
-        table = app.screen.query_one("#lessons", DataTable)
-        assert str(table.get_row_at(0)[2]) == "done · review tomorrow"
+        table = app.screen.query_one("#lessons", LessonList)
+        assert str(table.row_at(0).state) == "done · review tomorrow"
 
     # the next day: a new app over the same database
     app2 = make_app(tmp_path, DAY2)
@@ -294,8 +296,8 @@ async def test_leaving_a_lesson_remembers_the_section(tmp_path: Path) -> None:
         assert app.screen.position == 3
         await pilot.press("escape")
         await pilot.pause()
-        table = app.screen.query_one("#lessons", DataTable)
-        assert str(table.get_row_at(0)[2]) == "in progress · 4/9"
+        table = app.screen.query_one("#lessons", LessonList)
+        assert str(table.row_at(0).state) == "in progress · 4/9"
         await pilot.press("enter")
         assert isinstance(app.screen, LessonScreen)
         assert static_text(app.screen.query_one("#lesson-progress", Static)) == \
@@ -337,8 +339,8 @@ async def test_reload_key_picks_up_an_edited_lesson(tmp_path: Path) -> None:
                                        "title: Epochs, renamed"), encoding="utf-8")
         await pilot.press("ctrl+r")
         await pilot.pause()
-        table = app.screen.query_one("#lessons", DataTable)
-        assert str(table.get_row_at(0)[1]) == "Epochs, renamed"
+        table = app.screen.query_one("#lessons", LessonList)
+        assert str(table.row_at(0).title) == "Epochs, renamed"
 
 
 async def test_theme_toggle_and_help(tmp_path: Path) -> None:
@@ -382,11 +384,11 @@ async def test_the_mouse_opens_a_lesson_and_walks_it(tmp_path: Path) -> None:
     app = make_app(tmp_path, DAY1)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        table = app.screen.query_one("#lessons", DataTable)
-        await pilot.click(table, offset=(10, 3))  # a click highlights the second lesson
+        table = app.screen.query_one("#lessons", LessonList)
+        await pilot.click(table, offset=(10, 2))  # a click highlights the second lesson
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen) and table.cursor_row == 1
-        await pilot.click(table, offset=(10, 3))  # a click on the highlighted one opens it
+        await pilot.click(table, offset=(10, 2))  # a click on the highlighted one opens it
         await pilot.pause()
         assert isinstance(app.screen, LessonScreen)
         assert app.screen.lesson.title == BG_TITLE

@@ -80,7 +80,8 @@ class StudyApp(App[int]):
         """Benchmark hook (PAINT_ENV): one JSON line per moment; exit after the last."""
         if not os.environ.get(PAINT_ENV):
             return
-        record = {"t": time.time(), **record, "torch": "torch" in sys.modules,
+        record = {"t": time.time(), "cpu": time.process_time(), **record,
+                  "torch": "torch" in sys.modules,
                   "transformers": "transformers" in sys.modules}
         with open(os.environ[PAINT_ENV], "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")

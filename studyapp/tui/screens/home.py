@@ -11,13 +11,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Static
+from textual.widgets import Button, OptionList, Static
 
 from studyapp.textsafe import safe_rich_text
 from studyapp.tui.format import lesson_state_label, plural, short_date
 from studyapp.tui.widgets.forecast import Forecast
 from studyapp.tui.widgets.keybar import KeyBar
-from studyapp.tui.widgets.lesson_table import LessonTable
+from studyapp.tui.widgets.lesson_table import LessonList, LessonRow
 
 if TYPE_CHECKING:
     from studyapp.course.model import Lesson
@@ -58,18 +58,15 @@ class HomeScreen(Screen[None]):
             with Vertical(id="stats-panel", classes="panel"):
                 yield Forecast(id="forecast")
                 yield Static("", id="streak")
-        yield LessonTable(id="lessons", cursor_type="row", zebra_stripes=False)
+        yield LessonList(id="lessons")
         yield Static("", id="lesson-detail")
         yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#due-panel").border_title = "Due today"
         self.query_one("#stats-panel").border_title = "Next 30 days"
-        table = self.query_one("#lessons", DataTable)
+        table = self.query_one("#lessons", LessonList)
         table.border_title = "Lessons"
-        table.add_column(" ", key="mark", width=1)
-        table.add_column("Lesson", key="title")
-        table.add_column("State", key="state")
         table.focus()
 
     def on_screen_resume(self) -> None:
@@ -104,7 +101,7 @@ class HomeScreen(Screen[None]):
 
     def _set_progress(self, line: str) -> None:
         if self.is_mounted:
-            self.query_one("#lessons", DataTable).border_subtitle = line
+            self.query_one("#lessons", LessonList).border_subtitle = line
 
     def on_resize(self) -> None:
         self._size_title_column()
@@ -154,40 +151,27 @@ class HomeScreen(Screen[None]):
         self._fill_table()
 
     def _fill_table(self) -> None:
-        table = self.query_one("#lessons", DataTable)
-        keep = table.cursor_row
-        table.clear()
+        table = self.query_one("#lessons", LessonList)
         today = self.service.today()
+        rows = []
         for entry in self.entries:
             total = _page_count(entry.lesson) if entry.lesson else 0
             label = lesson_state_label(entry.state, entry.position, total, entry.next_review, today)
             style = {"broken": "bold red", "done": "green", "in_progress": "yellow"}.get(
                 entry.state, "")
-            mark = Text(STATE_MARKS.get(entry.state, "○"), style=style)
-            table.add_row(mark, safe_rich_text(entry.title, overflow="ellipsis", no_wrap=True),
-                          Text(label, style=style), key=entry.id)
-        if self.entries:
-            table.move_cursor(row=min(max(keep, 0), len(self.entries) - 1))
+            rows.append(LessonRow(entry.id, Text(STATE_MARKS.get(entry.state, "○"), style=style),
+                                  safe_rich_text(entry.title), Text(label, style=style)))
         self._size_title_column()
+        table.set_rows(rows, keep=table.cursor_row)
         self._show_detail()
 
     def _size_title_column(self) -> None:
-        table = self.query_one("#lessons", DataTable)
-        if not table.columns:
-            return
         width = self.size.width or 80
-        title = next((c for k, c in table.columns.items() if k.value == "title"), None)
-        if title is None:
-            return
-        wanted = max(20, min(width - 34, 60))
-        if title.auto_width or title.width != wanted:   # a refresh only when it changes
-            title.auto_width = False
-            title.width = wanted
-            table.refresh()
+        self.query_one("#lessons", LessonList).set_title_width(max(20, min(width - 34, 60)))
 
     # --- the highlighted lesson ---------------------------------------------------------
     def current_entry(self) -> LessonEntry | None:
-        table = self.query_one("#lessons", DataTable)
+        table = self.query_one("#lessons", LessonList)
         if not self.entries or table.cursor_row < 0:
             return None
         return self.entries[min(table.cursor_row, len(self.entries) - 1)]
@@ -222,11 +206,11 @@ class HomeScreen(Screen[None]):
             text.append(f"\nNext review {short_date(entry.next_review, self.service.today())}")
         detail.update(text)
 
-    @on(DataTable.RowHighlighted, "#lessons")
+    @on(OptionList.OptionHighlighted, "#lessons")
     def _highlighted(self) -> None:
         self._show_detail()
 
-    @on(DataTable.RowSelected, "#lessons")
+    @on(OptionList.OptionSelected, "#lessons")
     def _selected(self) -> None:
         self.action_open_lesson()
 
