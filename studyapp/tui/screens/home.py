@@ -45,6 +45,7 @@ class HomeScreen(Screen[None]):
         super().__init__()
         self.service = service
         self.entries: list[LessonEntry] = []
+        self._detail: Text | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="home-top", classes="topbar-row topbar"):
@@ -178,9 +179,8 @@ class HomeScreen(Screen[None]):
 
     def _show_detail(self) -> None:
         entry = self.current_entry()
-        detail = self.query_one("#lesson-detail", Static)
         if entry is None:
-            detail.update(Text(f"No lessons found in {self.service.settings.lessons_dir}",
+            self._set_detail(Text(f"No lessons found in {self.service.settings.lessons_dir}",
                                style="dim"))
             return
         errors = []
@@ -196,7 +196,7 @@ class HomeScreen(Screen[None]):
                 text.append(safe_rich_text(f"line {d.line}: {d.message}\n", style="red"))
             if len(errors) > 3:
                 text.append(f"… and {len(errors) - 3} more (l shows them)", style="dim")
-            detail.update(text)
+            self._set_detail(text)
             return
         text = safe_rich_text(Path(entry.path).name, style="dim")
         warnings = len(entry.diagnostics)
@@ -204,7 +204,14 @@ class HomeScreen(Screen[None]):
             text.append(f" · {plural(warnings, 'warning')} (l shows them)", style="dim")
         if entry.next_review:
             text.append(f"\nNext review {short_date(entry.next_review, self.service.today())}")
-        detail.update(text)
+        self._set_detail(text)
+
+    def _set_detail(self, text: Text) -> None:
+        """Show `text` under the lessons, unless it is shown already (the highlight's event
+        comes after the first frame: an update would lay home out and draw it again)."""
+        if text != self._detail:
+            self._detail = text
+            self.query_one("#lesson-detail", Static).update(text)
 
     @on(OptionList.OptionHighlighted, "#lessons")
     def _highlighted(self) -> None:
