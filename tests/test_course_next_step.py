@@ -18,7 +18,7 @@ from studyapp.services.progress import (
 from studyapp.services.study import StudyService
 from studyapp.tui.app import StudyApp
 from studyapp.tui.screens.lesson import LessonScreen
-from studyapp.tui.widgets.lesson_table import LessonList
+from studyapp.tui.widgets.lesson_list import LessonList
 from tests.conftest import BG_LESSON
 
 LESSONS = [LessonItem("a", "A", "done"), LessonItem("b", "B", "new"),

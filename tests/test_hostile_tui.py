@@ -15,7 +15,7 @@ from studyapp.tui.app import StudyApp
 from studyapp.tui.screens.home import HomeScreen
 from studyapp.tui.screens.lesson import LessonScreen
 from studyapp.tui.screens.review import ReviewScreen
-from studyapp.tui.widgets.lesson_table import LessonList
+from studyapp.tui.widgets.lesson_list import LessonList
 from tests.test_hostile_input import build_course
 
 DAY1 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

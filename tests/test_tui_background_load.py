@@ -12,7 +12,7 @@ from studyapp.services.study import StudyService
 from studyapp.store.backups import daily_backups
 from studyapp.tui.app import StudyApp
 from studyapp.tui.screens.home import HomeScreen
-from studyapp.tui.widgets.lesson_table import LessonList
+from studyapp.tui.widgets.lesson_list import LessonList
 
 NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)
 

@@ -22,7 +22,7 @@ from studyapp.tui.screens.home import HomeScreen
 from studyapp.tui.screens.lesson import LessonScreen
 from studyapp.tui.screens.review import ReviewScreen
 from studyapp.tui.widgets.concept_cards import ConceptCards
-from studyapp.tui.widgets.lesson_table import LessonList
+from studyapp.tui.widgets.lesson_list import LessonList
 from studyapp.tui.widgets.quiz import QuizView
 from studyapp.tui.widgets.review_plan import ReviewPlanView
 from tests.conftest import BG_LESSON, BG_TITLE, SR_FREEFORM

@@ -17,7 +17,7 @@ from studyapp.textsafe import safe_rich_text
 from studyapp.tui.format import lesson_state_label, plural, short_date
 from studyapp.tui.widgets.forecast import Forecast
 from studyapp.tui.widgets.keybar import KeyBar
-from studyapp.tui.widgets.lesson_table import LessonList, LessonRow
+from studyapp.tui.widgets.lesson_list import LessonList, LessonRow
 
 if TYPE_CHECKING:
     from studyapp.course.model import Lesson
