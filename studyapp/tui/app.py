@@ -38,7 +38,8 @@ class StudyApp(App[int]):
     theme: Reactive[str] = Reactive(DARK_THEME)
     """The theme the app starts in is the reactive's default: the stylesheet is parsed once
     with its colours. (Setting `self.theme` at start runs the theme watcher, which parses
-    and applies the whole stylesheet a second time: about 30-70 ms of the first paint.)"""
+    and applies the whole stylesheet a second time: 16 ms of re-parse in an instrumented
+    start.) The watcher's `-theme-` class is set in `__init__`."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "help", "Help"),
         Binding("ctrl+t", "toggle_theme", "Theme", show=False),
