@@ -105,7 +105,7 @@ class HomeScreen(Screen[None]):
             self.query_one("#lessons", LessonList).border_subtitle = line
 
     def on_resize(self) -> None:
-        self._size_title_column()
+        self._fit_titles()
 
     # --- data ---------------------------------------------------------------------------
     def refresh_data(self) -> None:
@@ -162,11 +162,12 @@ class HomeScreen(Screen[None]):
                 entry.state, "")
             rows.append(LessonRow(entry.id, Text(STATE_MARKS.get(entry.state, "○"), style=style),
                                   safe_rich_text(entry.title), Text(label, style=style)))
-        self._size_title_column()
+        self._fit_titles()
         table.set_rows(rows, keep=table.cursor_row)
         self._show_detail()
 
-    def _size_title_column(self) -> None:
+    def _fit_titles(self) -> None:
+        """Titles get the screen's width less the mark and state columns (20 to 60)."""
         width = self.size.width or 80
         self.query_one("#lessons", LessonList).set_title_width(max(20, min(width - 34, 60)))
 
